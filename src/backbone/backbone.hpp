@@ -1,0 +1,136 @@
+#pragma once
+// Backbone: the one way work and shared state cross shards and nodes.
+//
+// Two halves behind one interface (docs/architecture.md):
+//  * a bus: publish/subscribe on dot-separated subjects ("sb.room.42"), queue groups (each message
+//    goes to one member of the group), and request/reply with a timeout;
+//  * a key-value store with revisions: get, put, create-if-absent, update-if-revision, delete,
+//    watch a prefix, and keys with a time-to-live that expire unless refreshed (liveness).
+// Implementations: `inproc` (this process; the single-node default and many-nodes-in-one-process
+// tests) and, later, `nats`. Both pass tests/contract/backbone_contract.
+//
+// Threading: every method may be called from any thread. Callbacks never run inline inside the
+// call that registered or triggered them: they are posted to the Executor given at subscribe /
+// request / watch time, so a shard receives everything on its own thread. Messages from one
+// publisher on one subject arrive at one subscriber in publish order.
+// Subjects: tokens separated by '.', no wildcards in this version (exact match only).
+// The backbone is coordination, not durability: nothing here survives a restart.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/executor.hpp"
+
+namespace sb::backbone {
+
+struct Message {
+  std::string subject;
+  std::string reply_to;  // empty unless the sender expects a reply (request())
+  std::string payload;
+};
+
+using MessageHandler = std::function<void(Message)>;
+using ReplyHandler = std::function<void(Result<Message>)>;
+
+/// Handle of a subscription or watch; destroying it does NOT unsubscribe (call unsubscribe()).
+struct SubscriptionId {
+  std::uint64_t value = 0;
+  friend bool operator==(SubscriptionId, SubscriptionId) = default;
+};
+
+struct KvEntry {
+  std::string key;
+  std::string value;
+  std::uint64_t revision = 0;  // strictly increasing across the whole store; 0 = never written
+};
+
+enum class KvOp { put, del, expired };
+
+struct KvEvent {
+  KvOp op = KvOp::put;
+  KvEntry entry;  // for del/expired: value empty, revision = the deletion's revision
+};
+
+using KvEventHandler = std::function<void(KvEvent)>;
+
+class Backbone {
+ public:
+  virtual ~Backbone() = default;
+
+  // ---- bus
+
+  /// Publishes `payload` on `subject` to every plain subscriber and to one member of each queue
+  /// group. Never blocks on slow subscribers beyond a bounded queue: returns Errc::unavailable when
+  /// a queue-group member's pending queue is full (back pressure) and the message is dropped for
+  /// that group; returns success when nobody subscribes.
+  virtual Status publish(std::string subject, std::string payload, std::string reply_to = {}) = 0;
+
+  /// Subscribes to `subject`; `handler` runs on `executor`. Empty `queue_group` = every message;
+  /// otherwise the subscription joins that group. Returns Errc::invalid_argument on a bad subject.
+  virtual Result<SubscriptionId> subscribe(std::string subject, std::string queue_group,
+                                           ExecutorPtr executor, MessageHandler handler) = 0;
+
+  /// Ends a subscription or a watch. Idempotent; after it returns no new callback is posted
+  /// (callbacks already posted may still run).
+  virtual void unsubscribe(SubscriptionId id) = 0;
+
+  /// Sends `payload` to one subscriber of `subject` with a private reply subject; `on_reply` runs
+  /// on `executor` exactly once: with the first reply, Errc::timeout after `timeout`, or
+  /// Errc::unavailable immediately (still posted) when nobody subscribes to `subject`.
+  virtual void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
+                       ExecutorPtr executor, ReplyHandler on_reply) = 0;
+
+  // ---- key-value store
+
+  /// Current entry, or Errc::not_found.
+  virtual Result<KvEntry> kv_get(const std::string& key) = 0;
+
+  /// Writes unconditionally; returns the new revision. `ttl` zero = no expiry; otherwise the key
+  /// expires (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`.
+  virtual Result<std::uint64_t> kv_put(const std::string& key, std::string value,
+                                       std::chrono::milliseconds ttl = {}) = 0;
+
+  /// Writes only if the key does not exist: new revision, or Errc::already_exists.
+  virtual Result<std::uint64_t> kv_create(const std::string& key, std::string value,
+                                          std::chrono::milliseconds ttl = {}) = 0;
+
+  /// Writes only if the key's current revision is `expected`: new revision, or Errc::conflict
+  /// (including when the key does not exist).
+  virtual Result<std::uint64_t> kv_update(const std::string& key, std::string value,
+                                          std::uint64_t expected,
+                                          std::chrono::milliseconds ttl = {}) = 0;
+
+  /// Deletes the key; with `expected` non-zero only if its revision matches (else Errc::conflict).
+  /// Deleting a missing key returns Errc::not_found.
+  virtual Status kv_delete(const std::string& key, std::uint64_t expected = 0) = 0;
+
+  /// Extends the key's time-to-live to `ttl` from now without changing value or revision.
+  /// Errc::not_found if the key does not exist.
+  virtual Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) = 0;
+
+  /// All current entries whose key starts with `prefix`, ordered by key.
+  virtual Result<std::vector<KvEntry>> kv_list(const std::string& prefix) = 0;
+
+  /// Watches keys starting with `prefix`. If `initial` is true the current entries are delivered
+  /// first as KvOp::put events; then every later change in revision order. Ends with unsubscribe().
+  virtual Result<SubscriptionId> kv_watch(std::string prefix, bool initial, ExecutorPtr executor,
+                                          KvEventHandler handler) = 0;
+};
+
+struct InprocOptions {
+  /// Queue-group back pressure bound: messages posted but not yet handled per member.
+  std::size_t max_pending_per_member = 65536;
+  /// How often expired keys and timed-out requests are swept.
+  std::chrono::milliseconds sweep_interval{50};
+};
+
+/// The in-process backbone: production code for a single node and for tests that run many nodes
+/// in one process. Owns one internal thread for TTL expiry and request timeouts.
+std::unique_ptr<Backbone> make_inproc_backbone(InprocOptions options = {});
+
+}  // namespace sb::backbone

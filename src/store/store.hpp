@@ -1,0 +1,114 @@
+#pragma once
+// Store: the durable state of the cluster behind repository interfaces.
+//
+// Accounts (with password hashes and the bad-password counter), bans, and cluster configuration
+// (key/value settings such as max_login_errors). Implementations: `sqlite` (embedded default:
+// one file, WAL, synchronous=FULL) and, later, `postgres`; both pass tests/contract/store_contract.
+//
+// Threading: a Store object is used by one thread at a time (each worker thread opens its own
+// with `open_store`); implementations make concurrent Store objects on the same database safe
+// (SQLite: WAL + busy timeout; writes serialise inside the database). Calls block: never call
+// them on a shard's event loop, only from worker threads (auth pool, admin).
+// Errors: driver errors become Errc::unavailable (database down/locked too long) or
+// Errc::internal; no driver type leaves this module.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/ids.hpp"
+
+namespace sb::store {
+
+struct Account {
+  PlayerId id;
+  std::string username;        // as registered (display); lookups are case-insensitive
+  std::string password_hash;   // argon2id encoded string (libsodium crypto_pwhash_str format)
+  std::string zone;            // default lobby zone
+  std::uint32_t failed_logins = 0;
+  bool disabled = false;
+  std::string disabled_reason;
+  UnixMillis created_ms = 0;
+  UnixMillis last_login_ms = 0;
+};
+
+struct Ban {
+  std::uint64_t id = 0;
+  PlayerId player;
+  std::string reason;
+  UnixMillis created_ms = 0;
+  UnixMillis expires_ms = 0;   // 0 = permanent
+  std::string created_by;
+};
+
+class AccountRepo {
+ public:
+  virtual ~AccountRepo() = default;
+  /// Inserts a new account (id assigned by the store, returned). Errc::already_exists when the
+  /// username is taken (case-insensitive).
+  virtual Result<PlayerId> create(const std::string& username, const std::string& password_hash,
+                                  const std::string& zone, UnixMillis now) = 0;
+  /// Looks up by username (case-insensitive). Errc::not_found if none.
+  virtual Result<Account> find_by_name(const std::string& username) = 0;
+  /// Looks up by id. Errc::not_found if none.
+  virtual Result<Account> find_by_id(PlayerId id) = 0;
+  /// Atomically increments the bad-password counter; if it then exceeds `max_errors`, disables
+  /// the account with reason "too many failed logins". Returns the account after the update.
+  virtual Result<Account> record_failed_login(PlayerId id, std::uint32_t max_errors) = 0;
+  /// Resets the counter to zero and sets last_login_ms.
+  virtual Status record_good_login(PlayerId id, UnixMillis now) = 0;
+  /// Enables or disables an account (operator action); enabling also resets the counter.
+  virtual Status set_disabled(PlayerId id, bool disabled, const std::string& reason) = 0;
+};
+
+class BanRepo {
+ public:
+  virtual ~BanRepo() = default;
+  /// Adds a ban; returns its id. Errc::not_found if the player does not exist.
+  virtual Result<std::uint64_t> add(const Ban& ban) = 0;
+  /// The ban in force at `now` with the latest expiry (permanent wins), or std::nullopt.
+  virtual Result<std::optional<Ban>> active(PlayerId player, UnixMillis now) = 0;
+  /// Lifts every ban of the player; returns how many were removed.
+  virtual Result<std::uint32_t> lift(PlayerId player) = 0;
+  /// Every ban in force at `now`.
+  virtual Result<std::vector<Ban>> list_active(UnixMillis now) = 0;
+};
+
+class ConfigRepo {
+ public:
+  virtual ~ConfigRepo() = default;
+  /// Value of a cluster setting, or std::nullopt if unset.
+  virtual Result<std::optional<std::string>> get(const std::string& key) = 0;
+  /// Sets (inserts or replaces) a cluster setting.
+  virtual Status set(const std::string& key, const std::string& value) = 0;
+  /// Every setting, ordered by key.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> all() = 0;
+};
+
+/// One connection to the store with its repositories. Owned by one thread at a time.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual AccountRepo& accounts() = 0;
+  virtual BanRepo& bans() = 0;
+  virtual ConfigRepo& config() = 0;
+};
+
+struct StoreOptions {
+  std::string kind = "sqlite";   // "sqlite" (postgres comes later)
+  std::string sqlite_path;       // file path; created with its schema if missing
+  int busy_timeout_ms = 5000;
+};
+
+/// Opens a connection, creating/migrating the schema if needed. Throws std::runtime_error on
+/// start-up failure (bad path, unsupported kind): a start-up error, not a data-plane one.
+std::unique_ptr<Store> open_store(const StoreOptions& options);
+
+/// Cluster configuration keys and their defaults.
+inline constexpr const char* kMaxLoginErrorsKey = "max_login_errors";
+inline constexpr std::uint32_t kDefaultMaxLoginErrors = 10;
+
+}  // namespace sb::store
