@@ -15,4 +15,4 @@ find_package(benchmark REQUIRED)
 
 add_library(sb_asio INTERFACE)
 target_link_libraries(sb_asio INTERFACE Boost::system Threads::Threads)
-target_compile_definitions(sb_asio INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_compile_definitions(sb_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)

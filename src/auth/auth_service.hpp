@@ -1,10 +1,12 @@
 #pragma once
 // AuthService: registration and password login, off the event loops.
 //
-// A shard calls register_account()/login(); the service first applies the per-address and
-// per-account rate limits (answering at once, before any hashing), then queues the job on a
-// bounded pool of worker threads (started at low CPU priority so event loops keep their latency).
-// Each worker owns its own Store connection. A login job: find the account, refuse a disabled one
+// A shard calls register_account()/login(); the service first checks the input (INVALID_ARGUMENT;
+// login enforces only the password's upper bound so a raised password_min cannot lock anyone out)
+// and applies the per-address and per-account rate limits (answering at once, before any hashing),
+// then queues the job on a bounded pool of worker threads (started at low CPU priority so event
+// loops keep their latency). Each worker owns its own Store connection (one that failed to open
+// makes that worker answer UNAVAILABLE). A login job: find the account, refuse a disabled one
 // (ACCOUNT_DISABLED), verify the argon2id hash (an unknown user is verified against a dummy hash
 // so both cost the same), count a bad password (disabling the account once the counter passes the
 // cluster setting max_login_errors, default 10), refuse an active ban (BANNED, with reason and time
@@ -17,7 +19,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,7 +59,8 @@ struct AuthOutcome {
 
 using AuthCallback = std::function<void(AuthOutcome)>;
 
-/// Checks username rules (length, [A-Za-z0-9_.-]); Errc::invalid_argument with a message.
+/// Checks username rules (length in bytes within options, [A-Za-z0-9_.-]); Errc::invalid_argument
+/// if broken (AuthService answers that case with a message naming the rule). Any thread.
 Result<void> validate_username(std::string_view name, const AuthOptions& options);
 
 class AuthService {
@@ -79,10 +84,13 @@ class AuthService {
              AuthCallback done);
 
   /// Runs `job` on a worker with its Store (for other blocking store work such as ban checks or
-  /// admin actions); false if the queue is full. The job must post its own results.
+  /// admin actions); false if the queue is full or the service is shutting down. The job must
+  /// post its own results. A worker that could not open its store passes one whose every call
+  /// answers Errc::unavailable.
   bool submit(std::function<void(store::Store&)> job);
 
   /// Stops taking jobs (later calls answer SHUTTING_DOWN) and waits for queued ones. Idempotent.
+  /// Any thread except a worker (a job must not call it).
   void shutdown();
 
   /// Jobs waiting (not running). Any thread.
@@ -90,9 +98,16 @@ class AuthService {
 
  private:
   void worker_main(std::size_t index);
-  bool enqueue(std::function<void(store::Store&)> job);
+  /// Queues `job`: Errc::ok, Errc::unavailable (queue full) or Errc::shutting_down.
+  Errc enqueue(std::function<void(store::Store&)> job);
+  bool stopping() const;
   /// Applies the per-address limit, and the per-account limit if `account` is non-empty.
   std::optional<AuthOutcome> check_rate(const std::string& source, const std::string& account);
+  /// The blocking halves of register_account()/login(); run on a worker.
+  AuthOutcome run_register(store::Store& db, const std::string& username, std::string& password,
+                           const std::string& zone) const;
+  AuthOutcome run_login(store::Store& db, const std::string& username,
+                        std::string& password) const;
 
   AuthOptions options_;
   StoreFactory open_store_;
@@ -105,6 +120,7 @@ class AuthService {
   std::deque<std::function<void(store::Store&)>> queue_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::mutex shutdown_mutex_;  // serialises joining, so every shutdown() caller waits for it
 };
 
 }  // namespace sb::auth

@@ -5,10 +5,14 @@
 // says how long until one is available. Buckets are created on first use and the map is bounded
 // by `max_keys`: when full, buckets that have refilled completely are dropped first (they carry no
 // information), then the least recently used. A rate of 0 disables the limiter (always allows).
-// Thread-safe (one mutex); O(1) amortised per call. Time is passed in, so tests need no sleeps.
+// Thread-safe (one mutex); O(log n) per call (an ordered index of when each bucket will be full
+// makes "refilled first" exact). A burst or max_keys below 1 is raised to 1. Time is passed in,
+// so tests need no sleeps.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,19 +35,32 @@ class RateLimiter {
   std::size_t size() const;
 
  private:
+  // Heterogeneous lookup: acquire(string_view) does not allocate for a known key.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  // Both indexes point at the map's keys: node-based, so stable until the bucket is erased.
+  using LruList = std::list<const std::string*>;
+  using FullIndex = std::multimap<TimePoint, const std::string*>;
   struct Bucket {
     double tokens;
     TimePoint updated;
-    std::list<std::string>::iterator lru;
+    LruList::iterator lru;
+    FullIndex::iterator full;  // keyed by the instant the bucket will be full again
   };
   void evict_one(TimePoint now);
+  TimePoint full_at(const Bucket& bucket) const;
 
   double rate_;
   double burst_;
   std::size_t max_keys_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Bucket> buckets_;
-  std::list<std::string> lru_;  // front = most recently used
+  std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets_;
+  LruList lru_;         // front = most recently used
+  FullIndex by_full_;   // begin() = the bucket that refills (or refilled) first
 };
 
 }  // namespace sb::auth

@@ -12,8 +12,11 @@
 // Threading: every method may be called from any thread. Callbacks never run inline inside the
 // call that registered or triggered them: they are posted to the Executor given at subscribe /
 // request / watch time, so a shard receives everything on its own thread. Messages from one
-// publisher on one subject arrive at one subscriber in publish order.
-// Subjects: tokens separated by '.', no wildcards in this version (exact match only).
+// publisher on one subject arrive at one subscriber in publish order (given an executor that runs
+// its tasks one at a time in post order, as a shard does).
+// Subjects: non-empty tokens separated by '.', no whitespace or control characters; no wildcards
+// in this version (exact match only), so the tokens "*" and ">" are rejected. KV keys follow the
+// same rules. A bad subject or key is Errc::invalid_argument.
 // The backbone is coordination, not durability: nothing here survives a restart.
 #include <chrono>
 #include <cstdint>
@@ -67,11 +70,13 @@ class Backbone {
   /// Publishes `payload` on `subject` to every plain subscriber and to one member of each queue
   /// group. Never blocks on slow subscribers beyond a bounded queue: returns Errc::unavailable when
   /// a queue-group member's pending queue is full (back pressure) and the message is dropped for
-  /// that group; returns success when nobody subscribes.
+  /// that group; returns success when nobody subscribes. A non-empty `reply_to` must be a valid
+  /// subject.
   virtual Status publish(std::string subject, std::string payload, std::string reply_to = {}) = 0;
 
   /// Subscribes to `subject`; `handler` runs on `executor`. Empty `queue_group` = every message;
-  /// otherwise the subscription joins that group. Returns Errc::invalid_argument on a bad subject.
+  /// otherwise the subscription joins that group. Returns Errc::invalid_argument on a bad subject
+  /// or a group name with whitespace.
   virtual Result<SubscriptionId> subscribe(std::string subject, std::string queue_group,
                                            ExecutorPtr executor, MessageHandler handler) = 0;
 
@@ -81,7 +86,9 @@ class Backbone {
 
   /// Sends `payload` to one subscriber of `subject` with a private reply subject; `on_reply` runs
   /// on `executor` exactly once: with the first reply, Errc::timeout after `timeout`, or
-  /// Errc::unavailable immediately (still posted) when nobody subscribes to `subject`.
+  /// Errc::unavailable immediately (still posted) when nobody subscribes to `subject`, or
+  /// Errc::invalid_argument (posted) on a bad subject. Which subscriber is chosen is the
+  /// implementation's (inproc: inproc_backbone.hpp).
   virtual void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                        ExecutorPtr executor, ReplyHandler on_reply) = 0;
 
@@ -91,7 +98,9 @@ class Backbone {
   virtual Result<KvEntry> kv_get(const std::string& key) = 0;
 
   /// Writes unconditionally; returns the new revision. `ttl` zero = no expiry; otherwise the key
-  /// expires (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`.
+  /// expires (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`. Every
+  /// write (put, create, update) sets the expiry from its own `ttl`. A negative ttl is
+  /// Errc::invalid_argument.
   virtual Result<std::uint64_t> kv_put(const std::string& key, std::string value,
                                        std::chrono::milliseconds ttl = {}) = 0;
 
@@ -110,14 +119,15 @@ class Backbone {
   virtual Status kv_delete(const std::string& key, std::uint64_t expected = 0) = 0;
 
   /// Extends the key's time-to-live to `ttl` from now without changing value or revision.
-  /// Errc::not_found if the key does not exist.
+  /// Zero removes the expiry. Errc::not_found if the key does not exist.
   virtual Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) = 0;
 
   /// All current entries whose key starts with `prefix`, ordered by key.
   virtual Result<std::vector<KvEntry>> kv_list(const std::string& prefix) = 0;
 
   /// Watches keys starting with `prefix`. If `initial` is true the current entries are delivered
-  /// first as KvOp::put events; then every later change in revision order. Ends with unsubscribe().
+  /// first as KvOp::put events in key order; then every later change in revision order, with no
+  /// gap or duplicate between the two. Ends with unsubscribe().
   virtual Result<SubscriptionId> kv_watch(std::string prefix, bool initial, ExecutorPtr executor,
                                           KvEventHandler handler) = 0;
 };

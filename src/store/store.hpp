@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -25,7 +26,7 @@ namespace sb::store {
 
 struct Account {
   PlayerId id;
-  std::string username;        // as registered (display); lookups are case-insensitive
+  std::string username;        // as registered (display); lookups are case-insensitive (ASCII)
   std::string password_hash;   // argon2id encoded string (libsodium crypto_pwhash_str format)
   std::string zone;            // default lobby zone
   std::uint32_t failed_logins = 0;
@@ -40,7 +41,7 @@ struct Ban {
   PlayerId player;
   std::string reason;
   UnixMillis created_ms = 0;
-  UnixMillis expires_ms = 0;   // 0 = permanent
+  UnixMillis expires_ms = 0;   // 0 = permanent; otherwise in force while now < expires_ms
   std::string created_by;
 };
 
@@ -56,24 +57,28 @@ class AccountRepo {
   /// Looks up by id. Errc::not_found if none.
   virtual Result<Account> find_by_id(PlayerId id) = 0;
   /// Atomically increments the bad-password counter; if it then exceeds `max_errors`, disables
-  /// the account with reason "too many failed logins". Returns the account after the update.
+  /// the account with reason "too many failed logins" (an account already disabled keeps its
+  /// reason). Returns the account after the update. Errc::not_found if none.
   virtual Result<Account> record_failed_login(PlayerId id, std::uint32_t max_errors) = 0;
-  /// Resets the counter to zero and sets last_login_ms.
+  /// Resets the counter to zero and sets last_login_ms. Errc::not_found if none.
   virtual Status record_good_login(PlayerId id, UnixMillis now) = 0;
-  /// Enables or disables an account (operator action); enabling also resets the counter.
+  /// Enables or disables an account (operator action). Disabling sets `reason`; enabling resets
+  /// the counter and clears the reason (`reason` is then ignored). Errc::not_found if none.
   virtual Status set_disabled(PlayerId id, bool disabled, const std::string& reason) = 0;
 };
 
 class BanRepo {
  public:
   virtual ~BanRepo() = default;
-  /// Adds a ban; returns its id. Errc::not_found if the player does not exist.
+  /// Adds a ban (`ban.id` is ignored); returns its id. Errc::not_found if the player does not
+  /// exist.
   virtual Result<std::uint64_t> add(const Ban& ban) = 0;
   /// The ban in force at `now` with the latest expiry (permanent wins), or std::nullopt.
   virtual Result<std::optional<Ban>> active(PlayerId player, UnixMillis now) = 0;
-  /// Lifts every ban of the player; returns how many were removed.
+  /// Lifts (deletes) every ban of the player, expired ones included; returns how many were
+  /// removed (0 if none).
   virtual Result<std::uint32_t> lift(PlayerId player) = 0;
-  /// Every ban in force at `now`.
+  /// Every ban in force at `now`, ordered by id.
   virtual Result<std::vector<Ban>> list_active(UnixMillis now) = 0;
 };
 

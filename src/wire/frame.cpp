@@ -79,7 +79,10 @@ bool FrameDecoder::next(std::string& out) {
   const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + pos_);
   const std::uint32_t n = read_length(p);
   if (n > max_frame_) {
+    // Same as feed(): a failed decoder keeps none of the oversized frame's body.
     failed_ = true;
+    buffer_.clear();
+    pos_ = 0;
     return false;
   }
   if (avail < kHeaderBytes + n) return false;

@@ -1,0 +1,238 @@
+#include "net/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <sys/socket.h>
+#include <vector>
+
+namespace sb::net {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::use_awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+Connection::Connection(ConnId id, TransportKind kind, std::string remote, ConnectionLimits limits,
+                       asio::any_io_executor ex)
+    : id_(id), kind_(kind), remote_(std::move(remote)), limits_(limits), wakeup_(ex) {
+  wakeup_.expires_at(asio::steady_timer::time_point::max());
+}
+
+bool Connection::send(wire::FramePtr frame) {
+  if (closing_ || aborted_) return false;
+  if (queued_bytes_ + frame->size() > limits_.send_queue_bytes) {
+    abort(EndReason::slow_consumer);
+    return false;
+  }
+  queued_bytes_ += frame->size();
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(frame));
+  if (was_empty) wakeup_.cancel();
+  return true;
+}
+
+void Connection::close_after_flush() {
+  if (closing_ || aborted_) return;
+  closing_ = true;
+  end_reason_ = EndReason::closed_by_server;
+  wakeup_.cancel();
+}
+
+void Connection::abort(EndReason why) {
+  if (aborted_) return;
+  aborted_ = true;
+  end_reason_ = why;
+  queue_.clear();
+  queued_bytes_ = 0;
+  wakeup_.cancel();
+  if (canceller_) canceller_();
+}
+
+void Connection::on_written(std::size_t frames, std::size_t bytes) noexcept {
+  for (std::size_t i = 0; i < frames && !queue_.empty(); ++i) queue_.pop_front();
+  queued_bytes_ -= std::min(bytes, queued_bytes_);
+}
+
+namespace {
+
+std::string remote_of(const Tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return ec ? std::string("?") : ep.address().to_string();
+}
+
+// Writer: waits for frames, writes them all in one gathered write, until closing/aborted.
+asio::awaitable<void> tcp_writer(Tcp::socket& socket, Connection& c) {
+  std::vector<asio::const_buffer> bufs;
+  for (;;) {
+    if (c.aborted()) co_return;
+    if (c.queue().empty()) {
+      if (c.closing()) break;
+      co_await c.wakeup().async_wait(use_tuple);
+      continue;
+    }
+    bufs.clear();
+    std::size_t bytes = 0;
+    const std::size_t n = std::min<std::size_t>(c.queue().size(), 64);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& f = c.queue()[i];
+      bufs.emplace_back(f->bytes.data(), f->bytes.size());
+      bytes += f->bytes.size();
+    }
+    auto [ec, written] = co_await asio::async_write(socket, bufs, use_tuple);
+    if (ec) {
+      c.abort(EndReason::io_error);
+      co_return;
+    }
+    if (c.aborted()) co_return;
+    c.on_written(n, bytes);
+  }
+  boost::system::error_code ignored;
+  socket.shutdown(Tcp::socket::shutdown_send, ignored);
+  // Give the peer a moment to read the goodbye and close its side; then stop reading.
+  c.wakeup().expires_after(std::chrono::seconds(2));
+  co_await c.wakeup().async_wait(use_tuple);
+  c.abort(EndReason::closed_by_server);
+}
+
+asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionLimits limits,
+                                 ConnectionEvents& events) {
+  unsigned char header[wire::kHeaderBytes];
+  std::string body;
+  for (;;) {
+    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), use_tuple);
+    if (ec || c.aborted()) break;
+    const std::uint32_t len = wire::read_length(header);
+    if (len > limits.max_frame) {
+      events.on_frame_too_large(c);
+      if (!c.closing()) c.abort(EndReason::frame_too_large);
+      break;
+    }
+    body.resize(len);
+    if (len > 0) {
+      auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(body.data(), len), use_tuple);
+      if (ec2 || c.aborted()) break;
+    }
+    if (c.closing()) continue;  // drain input while flushing the goodbye
+    events.on_payload(c, body);
+    if (body.capacity() > 4096) std::string().swap(body);  // do not keep large buffers idle
+  }
+  // While closing, the writer flushes the goodbye and then ends the connection itself.
+  if (!c.aborted() && !c.closing()) c.abort(EndReason::peer_closed);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_tcp(Tcp::socket socket, ConnId id, ConnectionLimits limits,
+                                ConnectionEvents& events) {
+  boost::system::error_code ec;
+  socket.set_option(Tcp::no_delay(true), ec);
+  Connection c(id, TransportKind::tcp, remote_of(socket), limits, socket.get_executor());
+  c.set_canceller([&socket] {
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+    socket.shutdown(Tcp::socket::shutdown_both, ignored);
+  });
+  events.on_open(c);
+  using namespace asio::experimental::awaitable_operators;
+  // The writer ends on close/abort; the reader ends on EOF/abort. Wait for both.
+  co_await (tcp_reader(socket, c, limits, events) && tcp_writer(socket, c));
+  events.on_close(c, c.end_reason());
+  socket.close(ec);
+}
+
+namespace {
+
+using WsStream = websocket::stream<Tcp::socket>;
+
+asio::awaitable<void> ws_writer(WsStream& ws, Connection& c) {
+  for (;;) {
+    if (c.aborted()) co_return;
+    if (c.queue().empty()) {
+      if (c.closing()) break;
+      co_await c.wakeup().async_wait(use_tuple);
+      continue;
+    }
+    // Beast writes one message per call; each queued frame is one WebSocket message.
+    wire::FramePtr f = c.queue().front();
+    auto payload = f->payload();
+    auto [ec, n] = co_await ws.async_write(asio::buffer(payload.data(), payload.size()), use_tuple);
+    if (ec) {
+      c.abort(EndReason::io_error);
+      co_return;
+    }
+    if (c.aborted()) co_return;
+    c.on_written(1, f->size());
+  }
+  auto [ec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
+  (void)ec;
+  c.abort(EndReason::closed_by_server);
+}
+
+asio::awaitable<void> ws_reader(WsStream& ws, Connection& c, ConnectionEvents& events) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+    if (ec || c.aborted()) {
+      if (ec == websocket::error::message_too_big && !c.aborted()) c.abort(EndReason::frame_too_large);
+      break;
+    }
+    if (!c.closing()) {
+      auto data = buffer.cdata();
+      events.on_payload(c, std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+    buffer.consume(buffer.size());
+    if (buffer.capacity() > 4096) buffer.shrink_to_fit();
+  }
+  if (!c.aborted()) c.abort(c.closing() ? EndReason::closed_by_server : EndReason::peer_closed);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_ws(Tcp::socket socket, ConnId id, ConnectionLimits limits,
+                               ConnectionEvents& events) {
+  boost::system::error_code ec;
+  socket.set_option(Tcp::no_delay(true), ec);
+  std::string remote = remote_of(socket);
+  WsStream ws(std::move(socket));
+  ws.binary(true);
+  ws.read_message_max(limits.max_frame);
+  ws.auto_fragment(false);
+  ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
+  auto [aec] = co_await ws.async_accept(use_tuple);
+  if (aec) co_return;  // not a WebSocket handshake: nothing to tell
+  Connection c(id, TransportKind::websocket, std::move(remote), limits, ws.get_executor());
+  c.set_canceller([&ws] {
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws).cancel(ignored);
+    beast::get_lowest_layer(ws).shutdown(Tcp::socket::shutdown_both, ignored);
+  });
+  events.on_open(c);
+  using namespace asio::experimental::awaitable_operators;
+  co_await (ws_reader(ws, c, events) && ws_writer(ws, c));
+  events.on_close(c, c.end_reason());
+  beast::get_lowest_layer(ws).close(ec);
+}
+
+Tcp::acceptor make_reuseport_acceptor(asio::any_io_executor ex, const Tcp::endpoint& ep, int backlog) {
+  Tcp::acceptor acc(ex);
+  acc.open(ep.protocol());
+  acc.set_option(Tcp::acceptor::reuse_address(true));
+  int one = 1;
+  if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
+  }
+  acc.bind(ep);
+  acc.listen(backlog);
+  return acc;
+}
+
+}  // namespace sb::net

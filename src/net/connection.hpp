@@ -1,0 +1,124 @@
+#pragma once
+// Client connections: TCP and WebSocket transports with one framing contract.
+//
+// serve_tcp()/serve_ws() run one connection as two coroutines on the shard's io_context: a reader
+// that decodes frames (TCP: u32 big-endian length, checked against max_frame before any body is
+// read or allocated; WebSocket: one binary message per frame, with Beast's read_message_max set to
+// max_frame) and hands each payload to ConnectionEvents; and a writer that drains the bounded send
+// queue, writing every queued frame in one gathered write (writev) on TCP. A frame passed to
+// send() is shared, never copied (broadcasts are encoded once). When queued bytes pass the bound
+// the connection is aborted as a slow consumer and the events learn why; memory stays bounded.
+// The Connection object lives in the serving coroutine's frame; the shard refers to it by ConnId
+// through the pointer handed to on_open() until on_close(). All of it runs on one shard thread.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/ids.hpp"
+#include "wire/frame.hpp"
+
+namespace sb::net {
+
+namespace asio = boost::asio;
+using Tcp = asio::ip::tcp;
+using ConnId = Id<struct ConnTag>;
+
+enum class TransportKind : std::uint8_t { tcp, websocket };
+
+/// Why a connection ended, as seen by the transport.
+enum class EndReason : std::uint8_t {
+  peer_closed,      // EOF or reset
+  closed_by_server, // close_after_flush() or abort()
+  frame_too_large,
+  slow_consumer,
+  io_error,
+};
+
+struct ConnectionLimits {
+  std::size_t max_frame = wire::kDefaultMaxFrame;
+  std::size_t send_queue_bytes = 1024 * 1024;
+};
+
+class Connection;
+
+/// Implemented by the shard. Called on the shard thread.
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  /// A connection is up; `c` stays valid until on_close(c).
+  virtual void on_open(Connection& c) = 0;
+  /// One complete payload (not yet parsed).
+  virtual void on_payload(Connection& c, std::string_view payload) = 0;
+  /// A TCP frame header declared more than max_frame bytes; the body is not read. The handler
+  /// should explain and close_after_flush(); reading stops either way.
+  virtual void on_frame_too_large(Connection& c) = 0;
+  /// The connection has ended; `c` is destroyed right after this returns.
+  virtual void on_close(Connection& c, EndReason why) = 0;
+};
+
+struct ConnectionStats {
+  std::uint64_t frames_out = 0;
+  std::uint64_t bytes_out = 0;
+};
+
+class Connection {
+ public:
+  Connection(ConnId id, TransportKind kind, std::string remote, ConnectionLimits limits,
+             asio::any_io_executor ex);
+
+  ConnId id() const noexcept { return id_; }
+  TransportKind kind() const noexcept { return kind_; }
+  const std::string& remote() const noexcept { return remote_; }
+  bool closing() const noexcept { return closing_; }
+
+  /// Queues a frame. Returns false (and aborts the connection as a slow consumer) when the queue
+  /// would pass its byte bound; false also once closing.
+  bool send(wire::FramePtr frame);
+  /// Sends what is queued (plus nothing new), then closes. Idempotent.
+  void close_after_flush();
+  /// Closes now, dropping the queue.
+  void abort(EndReason why = EndReason::closed_by_server);
+
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+
+  // --- used by the serving coroutines
+  EndReason end_reason() const noexcept { return end_reason_; }
+  bool aborted() const noexcept { return aborted_; }
+  std::deque<wire::FramePtr>& queue() noexcept { return queue_; }
+  void on_written(std::size_t frames, std::size_t bytes) noexcept;
+  asio::steady_timer& wakeup() noexcept { return wakeup_; }
+  /// Set by the transport so abort() can cancel pending I/O.
+  void set_canceller(std::function<void()> fn) { canceller_ = std::move(fn); }
+
+ private:
+  ConnId id_;
+  TransportKind kind_;
+  std::string remote_;
+  ConnectionLimits limits_;
+  std::deque<wire::FramePtr> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool closing_ = false;
+  bool aborted_ = false;
+  EndReason end_reason_ = EndReason::peer_closed;
+  asio::steady_timer wakeup_;
+  std::function<void()> canceller_;
+};
+
+/// Runs a TCP connection until it ends; then calls events.on_close(). Never throws.
+asio::awaitable<void> serve_tcp(Tcp::socket socket, ConnId id, ConnectionLimits limits,
+                                ConnectionEvents& events);
+
+/// Runs a WebSocket connection (performs the HTTP upgrade first). Never throws.
+asio::awaitable<void> serve_ws(Tcp::socket socket, ConnId id, ConnectionLimits limits,
+                               ConnectionEvents& events);
+
+/// Opens a listening socket with SO_REUSEADDR and SO_REUSEPORT so every shard can accept on the
+/// same port. Throws boost::system::system_error (start-up).
+Tcp::acceptor make_reuseport_acceptor(asio::any_io_executor ex, const Tcp::endpoint& ep, int backlog);
+
+}  // namespace sb::net

@@ -1,0 +1,206 @@
+#include "node/node.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "internal.pb.h"
+#include "node/admin_server.hpp"
+#include "store/store.hpp"
+
+namespace sb::node {
+
+namespace fs = std::filesystem;
+namespace pi = proto::internal;
+
+namespace {
+
+auth::TokenSigner::Secret load_secret(const config::Config& cfg) {
+  if (!cfg.auth.token_secret_hex.empty()) {
+    auto s = auth::TokenSigner::secret_from_hex(cfg.auth.token_secret_hex);
+    if (!s) throw std::runtime_error("config: auth.token_secret_hex must be 64 hex characters");
+    return *s;
+  }
+  const fs::path path = fs::path(cfg.data_dir) / "token.secret";
+  if (std::ifstream in(path); in) {
+    std::string hex;
+    in >> hex;
+    auto s = auth::TokenSigner::secret_from_hex(hex);
+    if (!s) throw std::runtime_error("token secret file is corrupt: " + path.string());
+    return *s;
+  }
+  const auto secret = auth::TokenSigner::random_secret();
+  {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+    out << auth::TokenSigner::secret_to_hex(secret) << "\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  return secret;
+}
+
+auth::AuthOptions auth_options(const config::Config& c) {
+  auth::AuthOptions o;
+  o.workers = c.auth.workers;
+  o.max_queue = c.auth.max_queue;
+  o.worker_nice = c.auth.worker_nice;
+  o.hash.ops_limit = c.auth.argon2_ops;
+  o.hash.mem_limit = static_cast<std::size_t>(c.auth.argon2_mem_kib) * 1024;
+  o.address_rate_per_sec = c.auth.address_rate;
+  o.address_burst = c.auth.address_burst;
+  o.account_rate_per_sec = c.auth.account_rate;
+  o.account_burst = c.auth.account_burst;
+  o.password_min = c.auth.password_min;
+  o.password_max = c.auth.password_max;
+  o.default_zone = c.lobby.default_zone;
+  return o;
+}
+
+}  // namespace
+
+Node::Node(config::Config config) : config_(std::move(config)), metrics_(registry_) {
+  if (config_.shards == 0) config_.shards = std::max(1u, std::thread::hardware_concurrency());
+  fs::create_directories(config_.data_dir);
+  if (config_.sqlite_path.empty()) config_.sqlite_path = (fs::path(config_.data_dir) / "switchboard.db").string();
+  store::StoreOptions so;
+  so.kind = config_.store;
+  so.sqlite_path = config_.sqlite_path;
+  // Open once now so a bad path fails at start-up, not at the first login; also creates the schema.
+  { auto probe = store::open_store(so); }
+  auth::init_sodium();
+  tokens_ = std::make_unique<auth::TokenSigner>(load_secret(config_));
+  backbone_ = backbone::make_inproc_backbone();
+  auth_ = std::make_unique<auth::AuthService>(
+      auth_options(config_), [so] { return store::open_store(so); }, clock_);
+  NodeServices svc{config_, *backbone_, *auth_, *tokens_, metrics_, clock_};
+  for (ShardIndex i = 0; i < config_.shards; ++i) shards_.push_back(std::make_unique<Shard>(i, svc));
+}
+
+Node::~Node() { stop(std::chrono::milliseconds(500)); }
+
+void Node::start() {
+  namespace ip = boost::asio::ip;
+  const auto addr = ip::make_address(config_.listen.host);
+  ip::tcp::endpoint tcp_ep(addr, config_.listen.tcp_port), ws_ep(addr, config_.listen.ws_port);
+  // Port 0: the first shard picks the ports, the others join them via SO_REUSEPORT.
+  shards_[0]->listen(tcp_ep, ws_ep);
+  tcp_ep.port(shards_[0]->tcp_port());
+  ws_ep.port(shards_[0]->ws_port());
+  for (std::size_t i = 1; i < shards_.size(); ++i) shards_[i]->listen(tcp_ep, ws_ep);
+  tcp_port_ = tcp_ep.port();
+  ws_port_ = ws_ep.port();
+  for (auto& s : shards_) s->start();
+  const auto admin_addr =
+      config_.listen.admin_host.empty() ? addr : ip::make_address(config_.listen.admin_host);
+  admin_ = std::make_unique<AdminServer>(*this, ip::tcp::endpoint(admin_addr, config_.listen.admin_port));
+  admin_port_ = admin_->port();
+  started_ = true;
+  spdlog::info("node {}: {} shards, tcp {}:{}, websocket {}:{}, admin {}:{}, store {}", config_.node_name,
+               shards_.size(), config_.listen.host, tcp_port_, config_.listen.host, ws_port_,
+               config_.listen.admin_host.empty() ? config_.listen.host : config_.listen.admin_host, admin_port_,
+               config_.sqlite_path);
+}
+
+void Node::stop(std::chrono::milliseconds drain) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (started_) spdlog::info("node {}: shutting down", config_.node_name);
+  if (admin_) admin_->stop();
+  // Shards drain in parallel: each gets the same deadline.
+  std::vector<std::thread> stoppers;
+  for (auto& s : shards_) stoppers.emplace_back([&s, drain] { s->shutdown(drain); });
+  for (auto& t : stoppers) t.join();
+  if (auth_) auth_->shutdown();
+  shards_.clear();
+  auth_.reset();  // joins workers; their store connections close cleanly
+  if (started_) spdlog::info("node {}: stopped", config_.node_name);
+}
+
+template <class T>
+std::optional<T> Node::run_store_job(std::function<T(store::Store&)> job) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto fut = promise->get_future();
+  if (!auth_ || !auth_->submit([promise, job](store::Store& s) { promise->set_value(job(s)); })) return std::nullopt;
+  if (fut.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return std::nullopt;
+  return fut.get();
+}
+
+Node::BanResult Node::ban(const std::string& username, const std::string& reason, std::chrono::seconds duration,
+                          const std::string& by) {
+  const UnixMillis now = clock_.unix_ms();
+  auto result = run_store_job<BanResult>([username, reason, duration, by, now](store::Store& s) {
+    BanResult r;
+    auto acc = s.accounts().find_by_name(username);
+    if (!acc) {
+      r.code = to_errc(acc.error());
+      r.message = r.code == Errc::not_found ? "no such user" : "store unavailable";
+      return r;
+    }
+    store::Ban b;
+    b.player = acc->id;
+    b.reason = reason;
+    b.created_ms = now;
+    b.expires_ms = duration.count() > 0 ? now + duration.count() * 1000 : 0;
+    b.created_by = by;
+    auto id = s.bans().add(b);
+    if (!id) {
+      r.code = to_errc(id.error());
+      r.message = "store error";
+      return r;
+    }
+    r.ban_id = *id;
+    r.player_id = acc->id.value;
+    return r;
+  });
+  if (!result) return {Errc::unavailable, "store busy", 0, 0};
+  if (result->code != Errc::ok) return *result;
+  // Apply to the live session, wherever it is.
+  if (auto e = backbone_->kv_get("sess." + std::to_string(result->player_id))) {
+    pi::SessionRecord rec;
+    if (rec.ParseFromString(e->value)) {
+      pi::ShardMessage m;
+      m.mutable_kick()->set_player_id(result->player_id);
+      m.mutable_kick()->set_close_reason(proto::CLOSE_BANNED);
+      m.mutable_kick()->set_message("banned: " + reason);
+      (void)backbone_->publish(Shard::inbox_subject(rec.route().node(), rec.route().shard()), m.SerializeAsString());
+    }
+  }
+  return *result;
+}
+
+Node::BanResult Node::unban(const std::string& username) {
+  auto result = run_store_job<BanResult>([username](store::Store& s) {
+    BanResult r;
+    auto acc = s.accounts().find_by_name(username);
+    if (!acc) {
+      r.code = to_errc(acc.error());
+      r.message = r.code == Errc::not_found ? "no such user" : "store unavailable";
+      return r;
+    }
+    auto n = s.bans().lift(acc->id);
+    if (!n) r.code = to_errc(n.error());
+    r.player_id = acc->id.value;
+    r.ban_id = n ? *n : 0;
+    return r;
+  });
+  if (!result) return {Errc::unavailable, "store busy", 0, 0};
+  return *result;
+}
+
+Status Node::set_cluster_config(const std::string& key, const std::string& value) {
+  auto r = run_store_job<Status>([key, value](store::Store& s) { return s.config().set(key, value); });
+  if (!r) return fail(Errc::unavailable);
+  return *r;
+}
+
+std::string Node::render_metrics() {
+  if (auth_) {
+    auto& g = registry_.gauge("sb_auth_queue_depth", "Login/registration jobs waiting for a hashing worker");
+    g.set(static_cast<std::int64_t>(auth_->queue_depth()));
+  }
+  return registry_.render();
+}
+
+}  // namespace sb::node

@@ -1,0 +1,37 @@
+#include "node/node_metrics.hpp"
+
+namespace sb::node {
+
+NodeMetrics::NodeMetrics(metrics::Registry& r)
+    : registry(r),
+      sessions_detached(r.gauge("sb_sessions_detached", "Sessions held after their connection dropped")),
+      connections(r.gauge("sb_connections", "Open client connections")),
+      rooms(r.gauge("sb_rooms", "Rooms hosted by this node")),
+      frames_in(r.counter("sb_frames_in_total", "Frames received from clients")),
+      frames_out(r.counter("sb_frames_out_total", "Frames queued to clients")),
+      bytes_in(r.counter("sb_bytes_in_total", "Payload bytes received from clients")),
+      bytes_out(r.counter("sb_bytes_out_total", "Bytes queued to clients")),
+      slow_consumer_disconnects(r.counter("sb_send_queue_disconnects_total",
+                                          "Connections closed because the send queue passed its bound")),
+      closes_protocol(r.counter("sb_protocol_closes_total", "Connections closed for protocol errors")),
+      connections_accepted(r.counter("sb_connections_accepted_total", "Connections accepted")),
+      connections_refused(r.counter("sb_connections_refused_total", "Connections refused at the limit")),
+      resumes(r.counter("sb_resumes_total", "Successful resumes with a token")),
+      chat_messages(r.counter("sb_chat_messages_total", "Chat messages accepted")),
+      broadcast_deliveries(r.counter("sb_broadcast_deliveries_total", "Room events queued to members")) {
+  using session::State;
+  for (State s : {State::awaiting_hello, State::visitor, State::authenticated, State::in_lobby,
+                  State::in_room, State::closed}) {
+    sessions_by_state[static_cast<std::size_t>(s)] =
+        &r.gauge("sb_sessions", "Connections by session state", {{"state", std::string(session::state_name(s))}});
+  }
+  for (int i = 0; i < 24; ++i) {
+    const auto name = std::string(errc_name(static_cast<Errc>(i)));
+    errors_by_code[static_cast<std::size_t>(i)] =
+        &r.counter("sb_errors_total", "Error responses and closes by code", {{"code", name}});
+    logins_by_outcome[static_cast<std::size_t>(i)] =
+        &r.counter("sb_logins_total", "Login, register and resume attempts by outcome", {{"outcome", name}});
+  }
+}
+
+}  // namespace sb::node

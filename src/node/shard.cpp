@@ -1,0 +1,1142 @@
+#include "node/shard.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/log.hpp"
+#include "wire/frame.hpp"
+
+namespace sb::node {
+
+namespace pi = proto::internal;
+using session::Request;
+using session::State;
+
+namespace {
+
+class ShardExecutor final : public Executor {
+ public:
+  explicit ShardExecutor(asio::io_context& io) : io_(io) {}
+  void post(Task task) override { asio::post(io_, std::move(task)); }
+
+ private:
+  asio::io_context& io_;
+};
+
+std::optional<Request> request_of(const proto::ClientFrame& f) {
+  switch (f.body_case()) {
+    case proto::ClientFrame::kHello: return Request::hello;
+    case proto::ClientFrame::kRegisterAccount: return Request::register_account;
+    case proto::ClientFrame::kLogin: return Request::login;
+    case proto::ClientFrame::kResume: return Request::resume;
+    case proto::ClientFrame::kLogout: return Request::logout;
+    case proto::ClientFrame::kPing: return Request::ping;
+    case proto::ClientFrame::kChat: return Request::chat;
+    case proto::ClientFrame::kMembers: return Request::members;
+    default: return std::nullopt;
+  }
+}
+
+bool valid_zone(const std::string& z) {
+  if (z.empty() || z.size() > 32) return false;
+  for (char c : z) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+std::string room_subject(RoomId r) { return "sb.room." + std::to_string(r.value); }
+
+}  // namespace
+
+Shard::Shard(ShardIndex index, NodeServices services)
+    : index_(index),
+      svc_(services),
+      cfg_(services.config),
+      executor_(std::make_shared<ShardExecutor>(io_)),
+      minter_(index),
+      rng_(std::random_device{}()),
+      sweep_timer_(io_),
+      zone_timer_(io_),
+      lag_timer_(io_) {
+  lag_hist_ = &svc_.metrics.registry.histogram(
+      "sb_event_loop_lag_seconds", "Delay of a 100 ms timer on each shard's event loop",
+      {0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+      {{"shard", std::to_string(index)}});
+}
+
+Shard::~Shard() {
+  if (thread_.joinable()) shutdown(std::chrono::milliseconds(0));
+}
+
+std::string Shard::inbox_subject(const std::string& node, ShardIndex shard) {
+  return "sb.shard." + node + "." + std::to_string(shard);
+}
+
+void Shard::listen(const asio::ip::tcp::endpoint& tcp_ep, const asio::ip::tcp::endpoint& ws_ep) {
+  tcp_acceptor_.emplace(net::make_reuseport_acceptor(io_.get_executor(), tcp_ep, cfg_.listen.backlog));
+  ws_acceptor_.emplace(net::make_reuseport_acceptor(io_.get_executor(), ws_ep, cfg_.listen.backlog));
+}
+
+std::uint16_t Shard::tcp_port() const { return tcp_acceptor_->local_endpoint().port(); }
+std::uint16_t Shard::ws_port() const { return ws_acceptor_->local_endpoint().port(); }
+
+void Shard::start() {
+  auto inbox = svc_.backbone.subscribe(inbox_subject(cfg_.node_name, index_), "", executor_,
+                                       [this](backbone::Message m) { on_inbox(std::move(m)); });
+  SB_CHECK(inbox.has_value());
+  subs_.push_back(*inbox);
+  auto watch = svc_.backbone.kv_watch(room::kZonePrefix, true, executor_,
+                                      [this](backbone::KvEvent ev) { on_zone_event(ev); });
+  SB_CHECK(watch.has_value());
+  subs_.push_back(*watch);
+  asio::co_spawn(io_, accept_loop(*tcp_acceptor_, net::TransportKind::tcp), asio::detached);
+  asio::co_spawn(io_, accept_loop(*ws_acceptor_, net::TransportKind::websocket), asio::detached);
+  start_timers();
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      spdlog::critical("shard {}: event loop died: {}", index_, e.what());
+      std::abort();
+    }
+  });
+}
+
+void Shard::shutdown(std::chrono::milliseconds drain) {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    stopping_ = true;
+    boost::system::error_code ec;
+    if (tcp_acceptor_) tcp_acceptor_->close(ec);
+    if (ws_acceptor_) ws_acceptor_->close(ec);
+    for (auto& [id, c] : conns_) close_conn(c, proto::CLOSE_SERVER_SHUTDOWN, "server shutting down");
+  });
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  for (;;) {
+    std::promise<bool> empty;
+    auto fut = empty.get_future();
+    asio::post(io_, [this, &empty] { empty.set_value(conns_.empty()); });
+    if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready || fut.get()) break;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto id : subs_) svc_.backbone.unsubscribe(id);
+  asio::post(io_, [this] {
+    for (auto& [id, rs] : room_subs_) svc_.backbone.unsubscribe(rs.sub);
+    io_.stop();
+  });
+  thread_.join();
+}
+
+asio::awaitable<void> Shard::accept_loop(asio::ip::tcp::acceptor& acc, net::TransportKind kind) {
+  for (;;) {
+    auto [ec, socket] = co_await acc.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("shard {}: accept: {}", index_, ec.message());
+      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (static_cast<std::uint64_t>(svc_.metrics.connections.value()) >= cfg_.session.max_connections) {
+      svc_.metrics.connections_refused.inc();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    svc_.metrics.connections_accepted.inc();
+    net::ConnectionLimits limits{cfg_.session.max_frame_bytes, cfg_.session.send_queue_bytes};
+    const net::ConnId id{(static_cast<std::uint64_t>(index_) << 56) | ++next_conn_};
+    if (kind == net::TransportKind::tcp) {
+      asio::co_spawn(io_, net::serve_tcp(std::move(socket), id, limits, *this), asio::detached);
+    } else {
+      asio::co_spawn(io_, net::serve_ws(std::move(socket), id, limits, *this), asio::detached);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ connection events
+
+void Shard::on_open(net::Connection& io) {
+  Conn c;
+  c.io = &io;
+  c.opened = c.last_rx = c.last_request = svc_.clock.now();
+  svc_.metrics.connections.add(1);
+  svc_.metrics.sessions(State::awaiting_hello).add(1);
+  auto [it, inserted] = conns_.emplace(io.id(), std::move(c));
+  if (stopping_) close_conn(it->second, proto::CLOSE_SERVER_SHUTDOWN, "server shutting down");
+}
+
+void Shard::on_close(net::Connection& io, net::EndReason why) {
+  auto it = conns_.find(io.id());
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  spdlog::debug("shard {}: connection {} closed ({}), session {}", index_, io.id().value, static_cast<int>(why),
+                c.session.value);
+  if (why == net::EndReason::slow_consumer) {
+    svc_.metrics.slow_consumer_disconnects.inc();
+    spdlog::info("shard {}: closed slow consumer {}", index_, io.remote());
+  } else if (why == net::EndReason::frame_too_large) {
+    svc_.metrics.error(Errc::frame_too_large).inc();
+    svc_.metrics.closes_protocol.inc();
+  }
+  if (c.session.valid()) {
+    if (Session* s = find_session(c.session)) detach(*s);
+  }
+  svc_.metrics.sessions(c.fsm.state()).add(-1);
+  svc_.metrics.connections.add(-1);
+  conns_.erase(it);
+}
+
+void Shard::on_frame_too_large(net::Connection& io) {
+  Conn* c = find_conn(io.id());
+  if (!c) return;
+  svc_.metrics.closes_protocol.inc();
+  send_error(*c, 0, Errc::frame_too_large,
+             "frame larger than " + std::to_string(cfg_.session.max_frame_bytes) + " bytes");
+  close_conn(*c, proto::CLOSE_FRAME_TOO_LARGE, "frame too large");
+}
+
+void Shard::on_payload(net::Connection& io, std::string_view payload) {
+  Conn* c = find_conn(io.id());
+  if (!c) return;
+  const auto now = svc_.clock.now();
+  c->last_rx = now;
+  svc_.metrics.frames_in.inc();
+  svc_.metrics.bytes_in.inc(payload.size());
+  auto frame = wire::decode_client(payload);
+  if (!frame) {
+    const Errc e = to_errc(frame.error());
+    std::uint32_t rid = 0;
+    if (e == Errc::unknown_message) {
+      // It parsed, so its request id is readable: answer it (a newer client's request type).
+      proto::ClientFrame partial;
+      if (partial.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) rid = partial.request_id();
+    }
+    send_error(*c, rid, e, e == Errc::malformed_frame ? "frame is not a valid ClientFrame" : "frame has no known body");
+  } else if (frame->request_id() == 0) {
+    send_error(*c, 0, Errc::invalid_argument, "request_id must be non-zero");
+  } else {
+    dispatch(*c, *frame);
+    return;
+  }
+  if (++c->errors > cfg_.session.max_errors) {
+    svc_.metrics.closes_protocol.inc();
+    close_conn(*c, proto::CLOSE_PROTOCOL_ERROR, "too many protocol errors");
+  }
+}
+
+void Shard::dispatch(Conn& c, proto::ClientFrame& f) {
+  const std::uint32_t rid = f.request_id();
+  const auto req = request_of(f);
+  if (!req) {
+    send_error(c, rid, Errc::unknown_message, "unknown request");
+    return;
+  }
+  if (auto st = c.fsm.admit(*req); !st) {
+    const Errc e = to_errc(st.error());
+    if (e == Errc::bad_state && c.fsm.state() == State::awaiting_hello) {
+      send_error(c, rid, e, "the first frame must be a hello");
+      svc_.metrics.closes_protocol.inc();
+      close_conn(c, proto::CLOSE_PROTOCOL_ERROR, "hello required");
+      return;
+    }
+    send_error(c, rid, e,
+               e == Errc::busy ? "another request is in flight"
+                               : std::string(session::request_name(*req)) + " is not allowed in state " +
+                                     std::string(session::state_name(c.fsm.state())));
+    // BUSY is a client pacing mistake, not a protocol error: it does not count towards the limit.
+    if (e != Errc::busy && ++c.errors > cfg_.session.max_errors) {
+      svc_.metrics.closes_protocol.inc();
+      close_conn(c, proto::CLOSE_PROTOCOL_ERROR, "too many errors");
+    }
+    return;
+  }
+  if (*req != Request::ping) c.last_request = svc_.clock.now();
+  switch (*req) {
+    case Request::hello: return on_hello(c, rid, f.hello());
+    case Request::register_account: return on_register(c, rid, *f.mutable_register_account());
+    case Request::login: return on_login(c, rid, *f.mutable_login());
+    case Request::resume: return on_resume(c, rid, f.resume());
+    case Request::logout: return on_logout(c, rid);
+    case Request::chat: return on_chat(c, rid, *f.mutable_chat());
+    case Request::members: return on_members(c, rid);
+    case Request::ping: {
+      proto::ServerFrame out;
+      out.set_request_id(rid);
+      out.mutable_pong()->set_client_time_ms(f.ping().client_time_ms());
+      out.mutable_pong()->set_server_time_ms(static_cast<std::uint64_t>(svc_.clock.unix_ms()));
+      send(c, out);
+      return;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ requests
+
+void Shard::on_hello(Conn& c, std::uint32_t rid, const proto::Hello& h) {
+  c.fsm.finish();
+  if (h.min_version() > wire::kProtocolVersion || h.max_version() < wire::kProtocolVersion) {
+    send_error(c, rid, Errc::unsupported_version, "server speaks protocol version 1");
+    svc_.metrics.closes_protocol.inc();
+    close_conn(c, proto::CLOSE_UNSUPPORTED_VERSION, "no common protocol version");
+    return;
+  }
+  set_state(c, State::visitor);
+  proto::ServerFrame out;
+  out.set_request_id(rid);
+  auto* ok = out.mutable_hello_ok();
+  ok->set_version(wire::kProtocolVersion);
+  ok->set_server("switchboard/0.1 " + cfg_.node_name);
+  ok->set_max_frame_bytes(cfg_.session.max_frame_bytes);
+  ok->set_heartbeat_interval_ms(cfg_.session.heartbeat_interval_ms);
+  ok->set_heartbeat_timeout_ms(cfg_.session.heartbeat_timeout_ms);
+  send(c, out);
+}
+
+void Shard::on_register(Conn& c, std::uint32_t rid, proto::RegisterRequest& r) {
+  std::string zone = r.zone().empty() ? cfg_.lobby.default_zone : r.zone();
+  if (!valid_zone(zone)) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::invalid_argument, "zone must be 1..32 chars of [A-Za-z0-9_-]");
+    return;
+  }
+  const net::ConnId cid = c.io->id();
+  svc_.auth.register_account(std::move(*r.mutable_username()), std::move(*r.mutable_password()), zone,
+                             c.io->remote(), executor_,
+                             [this, cid, rid, zone](auth::AuthOutcome o) { on_auth_done(cid, rid, zone, 0, std::move(o)); });
+}
+
+void Shard::on_login(Conn& c, std::uint32_t rid, proto::LoginRequest& r) {
+  std::string zone = r.zone();
+  if (!zone.empty() && !valid_zone(zone)) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::invalid_argument, "zone must be 1..32 chars of [A-Za-z0-9_-]");
+    return;
+  }
+  const net::ConnId cid = c.io->id();
+  const std::uint64_t last_seq = r.last_seq();
+  svc_.auth.login(std::move(*r.mutable_username()), std::move(*r.mutable_password()), c.io->remote(), executor_,
+                  [this, cid, rid, zone, last_seq](auth::AuthOutcome o) {
+                    on_auth_done(cid, rid, zone, last_seq, std::move(o));
+                  });
+}
+
+void Shard::on_auth_done(net::ConnId cid, std::uint32_t rid, std::string zone, std::uint64_t last_seq,
+                         auth::AuthOutcome o) {
+  if (o.code != Errc::ok) svc_.metrics.login(o.code).inc();  // successes are counted once claimed
+  Conn* c = find_conn(cid);
+  if (!c) return;  // the client left while we were hashing
+  if (o.code != Errc::ok) {
+    c->fsm.finish();
+    send_error(*c, rid, o.code, o.message, o.retry_after_ms);
+    return;
+  }
+  Claim cl;
+  cl.conn = cid;
+  cl.request_id = rid;
+  cl.player = o.account.id;
+  cl.name = o.account.username;
+  cl.zone = zone.empty() ? (o.account.zone.empty() ? cfg_.lobby.default_zone : o.account.zone) : zone;
+  cl.last_seq = last_seq;
+  claim(std::move(cl));
+}
+
+void Shard::on_resume(Conn& c, std::uint32_t rid, const proto::ResumeRequest& r) {
+  auto claims = svc_.tokens.verify(r.token(), svc_.clock.unix_ms());
+  if (!claims) {
+    const Errc e = to_errc(claims.error());
+    svc_.metrics.login(e).inc();
+    c.fsm.finish();
+    send_error(c, rid, e, e == Errc::token_expired ? "resume token expired" : "resume token invalid");
+    return;
+  }
+  Claim cl;
+  cl.conn = c.io->id();
+  cl.request_id = rid;
+  cl.player = claims->player;
+  cl.last_seq = r.last_seq();
+  cl.is_resume = true;
+  cl.presented_token_id = claims->token_id;
+  claim(std::move(cl));
+}
+
+void Shard::on_logout(Conn& c, std::uint32_t rid) {
+  c.fsm.finish();
+  const SessionId sid = c.session;
+  c.session = {};
+  end_session(sid, room::LeaveReason::left);
+  proto::ServerFrame out;
+  out.set_request_id(rid);
+  out.mutable_ok();
+  send(c, out);
+  close_conn(c, proto::CLOSE_LOGOUT, "logged out");
+}
+
+void Shard::on_chat(Conn& c, std::uint32_t rid, proto::ChatSend& r) {
+  Session* s = find_session(c.session);
+  if (!s || !s->room.valid()) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::bad_state, "not in a room");
+    return;
+  }
+  if (r.text().empty() || r.text().size() > cfg_.lobby.chat_max_bytes) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::invalid_argument,
+               "chat text must be 1.." + std::to_string(cfg_.lobby.chat_max_bytes) + " bytes");
+    return;
+  }
+  pi::RoomRequest req;
+  req.set_room_id(s->room.value);
+  req.set_player_id(s->player.value);
+  req.mutable_chat()->set_text(std::move(*r.mutable_text()));
+  req.mutable_chat()->set_tag(r.tag());
+  const net::ConnId cid = c.io->id();
+  room_call(s->room, std::move(req), [this, cid, rid](pi::RoomReply reply) {
+    Conn* cc = find_conn(cid);
+    if (!cc) return;
+    cc->fsm.finish();
+    if (reply.errc() != 0) {
+      send_error(*cc, rid, static_cast<Errc>(reply.errc()), reply.message());
+      return;
+    }
+    svc_.metrics.chat_messages.inc();
+    proto::ServerFrame out;
+    out.set_request_id(rid);
+    out.mutable_ok();
+    send(*cc, out);
+  });
+}
+
+void Shard::on_members(Conn& c, std::uint32_t rid) {
+  Session* s = find_session(c.session);
+  if (!s || !s->room.valid()) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::bad_state, "not in a room");
+    return;
+  }
+  pi::RoomRequest req;
+  req.set_room_id(s->room.value);
+  req.set_player_id(s->player.value);
+  req.mutable_members();
+  const net::ConnId cid = c.io->id();
+  room_call(s->room, std::move(req), [this, cid, rid](pi::RoomReply reply) {
+    Conn* cc = find_conn(cid);
+    if (!cc) return;
+    cc->fsm.finish();
+    if (reply.errc() != 0 || reply.members_size() == 0) {
+      send_error(*cc, rid, reply.errc() ? static_cast<Errc>(reply.errc()) : Errc::internal, reply.message());
+      return;
+    }
+    proto::ServerFrame out;
+    out.set_request_id(rid);
+    if (!out.mutable_members()->ParseFromString(reply.members(0))) {
+      send_error(*cc, rid, Errc::internal, "bad members reply");
+      return;
+    }
+    send(*cc, out);
+  });
+}
+
+// ------------------------------------------------------------------ session ownership
+
+std::string Shard::session_key(PlayerId p) const { return "sess." + std::to_string(p.value); }
+
+pi::Route Shard::my_route(SessionId sid) const {
+  pi::Route r;
+  r.set_node(cfg_.node_name);
+  r.set_shard(index_);
+  r.set_session_id(sid.value);
+  return r;
+}
+
+void Shard::claim(Claim cl) {
+  auto fail_claim = [this](const Claim& k, Errc e, std::string msg) {
+    svc_.metrics.login(e).inc();
+    if (Conn* c = find_conn(k.conn)) {
+      c->fsm.finish();
+      send_error(*c, k.request_id, e, std::move(msg));
+    }
+  };
+  if (cl.attempt++ > 8) return fail_claim(cl, Errc::unavailable, "could not claim the session, retry");
+  if (!find_conn(cl.conn)) return;
+  const std::string key = session_key(cl.player);
+  auto entry = svc_.backbone.kv_get(key);
+  const SessionId sid{minter_.next()};
+  const std::uint64_t token_id = auth::TokenSigner::random_token_id();
+  if (!entry) {
+    if (to_errc(entry.error()) != Errc::not_found) return fail_claim(cl, Errc::unavailable, "backbone unavailable");
+    if (cl.is_resume) return fail_claim(cl, Errc::session_expired, "session expired; log in with your password");
+    pi::SessionRecord rec;
+    *rec.mutable_route() = my_route(sid);
+    rec.set_token_id(token_id);
+    rec.set_connected(true);
+    auto created = svc_.backbone.kv_create(key, rec.SerializeAsString());
+    if (!created) return claim(std::move(cl));  // lost a race: look again
+    pi::SessionState state;
+    state.set_player_id(cl.player.value);
+    state.set_name(cl.name);
+    state.set_zone(cl.zone);
+    return finish_claim(cl, state, proto::NEW_SESSION, sid, token_id);
+  }
+  pi::SessionRecord rec;
+  if (!rec.ParseFromString(entry->value)) {
+    (void)svc_.backbone.kv_delete(key, entry->revision);
+    return claim(std::move(cl));
+  }
+  if (cl.is_resume && rec.token_id() != cl.presented_token_id) {
+    return fail_claim(cl, Errc::token_invalid, "resume token was replaced");
+  }
+  pi::TakeOver t;
+  t.set_player_id(cl.player.value);
+  *t.mutable_new_route() = my_route(sid);
+  t.set_new_token_id(token_id);
+  t.set_is_resume(cl.is_resume);
+  t.set_presented_token_id(cl.presented_token_id);
+  auto on_reply = [this, cl, sid, token_id, key, rev = entry->revision, fail_claim](pi::TakeOverReply r) mutable {
+    switch (r.status()) {
+      case pi::TakeOverReply::OK: {
+        if (!cl.name.empty()) r.mutable_state()->set_name(cl.name);
+        if (!cl.zone.empty() && !r.state().room_id()) r.mutable_state()->set_zone(cl.zone);
+        const auto kind = r.state().was_connected() ? proto::TOOK_OVER : proto::REATTACHED;
+        return finish_claim(cl, r.state(), kind, sid, token_id);
+      }
+      case pi::TakeOverReply::TOKEN_INVALID:
+        return fail_claim(cl, Errc::token_invalid, "resume token was replaced");
+      case pi::TakeOverReply::NOT_HERE:
+      default:
+        // Stale record (holder restarted or mid-handover): clear it if unchanged and retry.
+        (void)svc_.backbone.kv_delete(key, rev);
+        return claim(std::move(cl));
+    }
+  };
+  if (rec.route().node() == cfg_.node_name && rec.route().shard() == index_) {
+    return on_reply(take_over(t));
+  }
+  svc_.backbone.request(inbox_subject(rec.route().node(), rec.route().shard()),
+                        [&] {
+                          pi::ShardMessage m;
+                          *m.mutable_take_over() = t;
+                          return m.SerializeAsString();
+                        }(),
+                        std::chrono::milliseconds(2000), executor_,
+                        [on_reply, this, cl, key, rev = entry->revision](Result<backbone::Message> reply) mutable {
+                          pi::TakeOverReply r;
+                          if (!reply || !r.ParseFromString(reply->payload)) {
+                            // Holder unreachable: its node is gone; the record is stale.
+                            r.set_status(pi::TakeOverReply::NOT_HERE);
+                          }
+                          on_reply(std::move(r));
+                        });
+}
+
+pi::TakeOverReply Shard::take_over(const pi::TakeOver& t) {
+  pi::TakeOverReply reply;
+  const PlayerId player{t.player_id()};
+  auto it = by_player_.find(player);
+  if (it == by_player_.end()) {
+    reply.set_status(pi::TakeOverReply::NOT_HERE);
+    return reply;
+  }
+  Session& s = sessions_.at(it->second);
+  if (t.is_resume() && t.presented_token_id() != s.token_id) {
+    reply.set_status(pi::TakeOverReply::TOKEN_INVALID);
+    return reply;
+  }
+  pi::SessionRecord rec;
+  *rec.mutable_route() = t.new_route();
+  rec.set_token_id(t.new_token_id());
+  rec.set_connected(true);
+  if (!svc_.backbone.kv_put(session_key(player), rec.SerializeAsString())) {
+    reply.set_status(pi::TakeOverReply::NOT_HERE);
+    return reply;
+  }
+  auto* st = reply.mutable_state();
+  st->set_player_id(player.value);
+  st->set_name(s.name);
+  st->set_zone(s.zone);
+  st->set_room_id(s.room.value);
+  st->set_room_seq(s.room_seq);
+  st->set_was_connected(s.conn.valid());
+  if (Conn* old = find_conn(s.conn)) {
+    old->session = {};
+    close_conn(*old, proto::CLOSE_LOGGED_IN_ELSEWHERE, "logged in elsewhere");
+  } else {
+    svc_.metrics.sessions_detached.add(-1);
+  }
+  const SessionId old_sid = s.id;
+  if (s.room.valid()) remove_room_member(s.room, old_sid);
+  by_player_.erase(it);
+  sessions_.erase(old_sid);
+  reply.set_status(pi::TakeOverReply::OK);
+  return reply;
+}
+
+void Shard::finish_claim(const Claim& cl, const pi::SessionState& state, proto::LoginKind kind, SessionId sid,
+                         std::uint64_t token_id) {
+  Session s;
+  s.id = sid;
+  s.player = PlayerId{state.player_id()};
+  s.name = state.name();
+  s.zone = state.zone().empty() ? cfg_.lobby.default_zone : state.zone();
+  s.token_id = token_id;
+  const RoomId old_room{state.room_id()};
+  Conn* c = find_conn(cl.conn);
+  if (c) {
+    s.conn = cl.conn;
+    c->session = sid;
+  } else {
+    // The client vanished mid-login: hold the session as if it had just dropped.
+    s.held_until = svc_.clock.now() + std::chrono::milliseconds(cfg_.session.session_grace_ms);
+    svc_.metrics.sessions_detached.add(1);
+  }
+  sessions_.emplace(sid, s);
+  by_player_[s.player] = sid;
+  svc_.metrics.login(Errc::ok).inc();
+  if (cl.is_resume) svc_.metrics.resumes.inc();
+  if (c) {
+    const auto expires = svc_.clock.unix_ms() + static_cast<UnixMillis>(cfg_.auth.token_ttl_s) * 1000;
+    proto::ServerFrame out;
+    out.set_request_id(cl.request_id);
+    auto* ok = out.mutable_login_ok();
+    ok->set_player_id(s.player.value);
+    ok->set_username(s.name);
+    ok->set_kind(kind);
+    ok->set_resume_token(svc_.tokens.issue({s.player, token_id, expires}));
+    ok->set_token_expires_unix_ms(static_cast<std::uint64_t>(expires));
+    ok->set_session_grace_ms(cfg_.session.session_grace_ms);
+    set_state(*c, State::authenticated);
+    c->fsm.finish();
+    send(*c, out);
+  }
+  if (old_room.valid()) {
+    // Seed 001 case 4: back into the room, replaying what the client missed.
+    sessions_.at(sid).room = old_room;
+    attach_to_room(sid, old_room, cl.last_seq);
+  } else {
+    auto_join(sid, 0);
+  }
+}
+
+void Shard::detach(Session& s) {
+  s.conn = {};
+  s.held_until = svc_.clock.now() + std::chrono::milliseconds(cfg_.session.session_grace_ms);
+  svc_.metrics.sessions_detached.add(1);
+  if (s.room.valid()) {
+    pi::RoomRequest req;
+    req.set_room_id(s.room.value);
+    req.set_player_id(s.player.value);
+    req.mutable_presence()->set_connected(false);
+    room_send(s.room, std::move(req));
+  }
+}
+
+void Shard::end_session(SessionId sid, room::LeaveReason why) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return;
+  Session& s = it->second;
+  if (!s.conn.valid()) svc_.metrics.sessions_detached.add(-1);
+  if (s.room.valid()) {
+    remove_room_member(s.room, sid);
+    pi::RoomRequest req;
+    req.set_room_id(s.room.value);
+    req.set_player_id(s.player.value);
+    req.mutable_leave()->set_reason(static_cast<std::uint32_t>(why));
+    room_send(s.room, std::move(req));
+  }
+  // Remove the ownership record only if it is still ours.
+  const std::string key = session_key(s.player);
+  if (auto e = svc_.backbone.kv_get(key)) {
+    pi::SessionRecord rec;
+    if (rec.ParseFromString(e->value) && rec.route().session_id() == sid.value) {
+      (void)svc_.backbone.kv_delete(key, e->revision);
+    }
+  }
+  by_player_.erase(s.player);
+  sessions_.erase(it);
+}
+
+// ------------------------------------------------------------------ rooms, member side
+
+void Shard::auto_join(SessionId sid, int attempt) {
+  Session* s = find_session(sid);
+  if (!s) return;
+  if (attempt >= 5) {
+    // The zone's home shard did not answer: tell the client rather than leave it roomless.
+    if (Conn* c = find_conn(s->conn)) close_conn(*c, proto::CLOSE_PROTOCOL_ERROR, "no lobby available, reconnect");
+    return;
+  }
+  // The zone's home shard places the player (fullest lobby with space, else a new one) in one
+  // step, so concurrent logins on every shard can never overfill or fragment the zone's lobbies.
+  pi::RoomRequest req;
+  req.set_player_id(s->player.value);
+  req.set_name(s->name);
+  req.mutable_join_lobby()->set_zone(s->zone);
+  spdlog::debug("shard {}: session {} auto-join zone {} (attempt {})", index_, sid.value, s->zone, attempt);
+  shard_call(zone_home(s->zone), std::move(req), [this, sid, attempt, player = s->player](pi::RoomReply reply) {
+    const RoomId room{reply.room_id()};
+    Session* ss = find_session(sid);
+    if (!ss) {
+      if (reply.errc() == 0) {  // the session ended while joining: give the seat back
+        pi::RoomRequest leave;
+        leave.set_room_id(room.value);
+        leave.set_player_id(player.value);
+        leave.mutable_leave();
+        room_send(room, std::move(leave));
+      }
+      return;
+    }
+    if (reply.errc() != 0) return auto_join(sid, attempt + 1);
+    ss->room = room;
+    attach_to_room(sid, room, 0);
+  });
+}
+
+void Shard::attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq) {
+  Session* s = find_session(sid);
+  if (!s) return;
+  // Subscribe first, then ask for the catch-up: every event is either in the reply or arrives
+  // after it (same inbox queue), and room_seq drops duplicates.
+  subscribe_room(room);
+  pi::RoomRequest req;
+  req.set_room_id(room.value);
+  req.set_player_id(s->player.value);
+  req.set_name(s->name);
+  req.mutable_reattach()->set_last_seq(last_seq);
+  room_call(room, std::move(req), [this, sid, room](pi::RoomReply reply) {
+    Session* ss = find_session(sid);
+    if (!ss) return;
+    if (reply.errc() != 0) {
+      // The room is gone or no longer has the seat: place the player afresh.
+      ss->room = {};
+      auto rs = room_subs_.find(room);
+      if (rs != room_subs_.end() && rs->second.sessions.empty()) {
+        svc_.backbone.unsubscribe(rs->second.sub);
+        room_subs_.erase(rs);
+      }
+      return auto_join(sid, 0);
+    }
+    enter_room(sid, room, reply);
+  });
+}
+
+ShardIndex Shard::zone_home(const std::string& zone) const {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across processes and builds
+  for (unsigned char ch : zone) h = (h ^ ch) * 1099511628211ull;
+  return static_cast<ShardIndex>(h % std::max<std::uint32_t>(1, cfg_.shards));
+}
+
+void Shard::enter_room(SessionId sid, RoomId room, const pi::RoomReply& reply) {
+  Session* s = find_session(sid);
+  spdlog::debug("shard {}: session {} enters room {} ({} frames, found {})", index_, sid.value, room.value, reply.frames_size(), s != nullptr);
+  if (!s) return;
+  s->room = room;
+  s->room_seq = std::max(s->room_seq, reply.seq());
+  add_room_member(room, sid);
+  Conn* c = find_conn(s->conn);
+  if (!c) return;
+  for (const auto& payload : reply.frames()) send_frame(*c, wire::frame_from_payload(payload));
+  if (c->fsm.state() == State::authenticated) set_state(*c, State::in_lobby);
+}
+
+void Shard::subscribe_room(RoomId room) {
+  if (room_subs_.count(room)) return;
+  auto sub = svc_.backbone.subscribe(room_subject(room), "", executor_,
+                                     [this](backbone::Message m) { on_room_broadcast(m); });
+  SB_CHECK(sub.has_value());
+  room_subs_[room].sub = *sub;
+}
+
+void Shard::add_room_member(RoomId room, SessionId sid) {
+  subscribe_room(room);
+  auto& v = room_subs_[room].sessions;
+  if (std::find(v.begin(), v.end(), sid) == v.end()) v.push_back(sid);
+}
+
+void Shard::remove_room_member(RoomId room, SessionId sid) {
+  auto it = room_subs_.find(room);
+  if (it == room_subs_.end()) return;
+  auto& v = it->second.sessions;
+  v.erase(std::remove(v.begin(), v.end(), sid), v.end());
+  if (v.empty()) {
+    svc_.backbone.unsubscribe(it->second.sub);
+    room_subs_.erase(it);
+  }
+}
+
+void Shard::on_room_broadcast(const backbone::Message& m) {
+  pi::RoomBroadcast b;
+  if (!b.ParseFromString(m.payload)) return;
+  auto it = room_subs_.find(RoomId{b.room_id()});
+  if (it == room_subs_.end()) return;
+  if (b.closed()) return;
+  // One frame per shard, shared by every local member.
+  const wire::FramePtr frame = wire::frame_from_payload(b.frame());
+  for (SessionId sid : it->second.sessions) {
+    Session* s = find_session(sid);
+    if (!s || s->room_seq >= b.seq()) continue;
+    Conn* c = find_conn(s->conn);
+    if (!c) continue;  // detached: the replay on reattach covers it
+    s->room_seq = b.seq();
+    send_frame(*c, frame);
+    svc_.metrics.broadcast_deliveries.inc();
+  }
+}
+
+void Shard::room_call(RoomId room, pi::RoomRequest req, std::function<void(pi::RoomReply)> done) {
+  shard_call(shard_of(room.value), std::move(req), std::move(done));
+}
+
+void Shard::shard_call(ShardIndex owner, pi::RoomRequest req, std::function<void(pi::RoomReply)> done) {
+  if (owner == index_) {
+    // Same shard: run it now, answer through the queue so callers see one behaviour.
+    auto reply = handle_room(req);
+    asio::post(io_, [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+    return;
+  }
+  pi::ShardMessage m;
+  *m.mutable_room() = std::move(req);
+  svc_.backbone.request(inbox_subject(cfg_.node_name, owner), m.SerializeAsString(),
+                        std::chrono::milliseconds(5000), executor_,
+                        [done = std::move(done)](Result<backbone::Message> r) {
+                          pi::RoomReply reply;
+                          if (!r || !reply.ParseFromString(r->payload)) {
+                            reply.set_errc(static_cast<std::uint32_t>(r ? Errc::internal : to_errc(r.error())));
+                            reply.set_message("room unreachable");
+                          }
+                          done(std::move(reply));
+                        });
+}
+
+void Shard::room_send(RoomId room, pi::RoomRequest req) {
+  const ShardIndex owner = shard_of(room.value);
+  if (owner == index_) {
+    (void)handle_room(req);
+    return;
+  }
+  pi::ShardMessage m;
+  *m.mutable_room() = std::move(req);
+  (void)svc_.backbone.publish(inbox_subject(cfg_.node_name, owner), m.SerializeAsString());
+}
+
+// ------------------------------------------------------------------ rooms, owner side
+
+RoomId Shard::create_lobby(const std::string& zone) {
+  const RoomId id{minter_.next()};
+  room::RoomSpec spec{id, room::kLobbyType, zone, cfg_.lobby.capacity, cfg_.lobby.log_size};
+  rooms_.emplace(id, std::make_unique<room::Room>(spec, std::make_unique<room::LobbyHandler>(cfg_.lobby.chat_max_bytes),
+                                                  svc_.clock));
+  zones_.upsert({id, room::kLobbyType, zone, 0, cfg_.lobby.capacity});
+  dirty_rooms_.insert(id);
+  svc_.metrics.rooms.add(1);
+  return id;
+}
+
+pi::RoomReply Shard::join_lobby(const pi::RoomRequest& req) {
+  const std::string& zone = req.join_lobby().zone();
+  room::Room* best = nullptr;
+  for (auto& [id, r] : rooms_) {
+    if (r->spec().type != room::kLobbyType || r->spec().zone != zone || r->full()) continue;
+    if (!best || r->size() > best->size() || (r->size() == best->size() && id < best->id())) best = r.get();
+  }
+  if (!best) best = rooms_.at(create_lobby(zone)).get();
+  pi::RoomReply reply;
+  auto st = best->join(PlayerId{req.player_id()}, req.name());
+  if (!st) {
+    reply.set_errc(static_cast<std::uint32_t>(to_errc(st.error())));
+    reply.set_message(std::string(errc_name(to_errc(st.error()))));
+  }
+  reply.set_room_id(best->id().value);
+  reply.set_seq(best->seq());
+  flush_room(*best);
+  return reply;
+}
+
+pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
+  if (req.has_join_lobby()) return join_lobby(req);
+  pi::RoomReply reply;
+  auto it = rooms_.find(RoomId{req.room_id()});
+  if (it == rooms_.end()) {
+    reply.set_errc(static_cast<std::uint32_t>(Errc::not_found));
+    reply.set_message("no such room");
+    return reply;
+  }
+  room::Room& r = *it->second;
+  const PlayerId player{req.player_id()};
+  auto set_err = [&](const Status& st) {
+    if (!st) {
+      reply.set_errc(static_cast<std::uint32_t>(to_errc(st.error())));
+      reply.set_message(std::string(errc_name(to_errc(st.error()))));
+    }
+  };
+  switch (req.body_case()) {
+    case pi::RoomRequest::kJoin: {
+      auto st = r.join(player, req.name());
+      set_err(st);
+      if (st) {
+        for (auto& f : r.catch_up(0)) reply.add_frames(std::string(f->payload()));
+        reply.set_seq(r.seq());
+      }
+      break;
+    }
+    case pi::RoomRequest::kReattach: {
+      if (!r.find(player)) {
+        reply.set_errc(static_cast<std::uint32_t>(Errc::not_found));
+        reply.set_message("not a member any more");
+        break;
+      }
+      r.set_connected(player, true);
+      // catch_up after set_connected so the reconnect event itself is part of the replay.
+      for (auto& f : r.catch_up(req.reattach().last_seq())) reply.add_frames(std::string(f->payload()));
+      reply.set_seq(r.seq());
+      break;
+    }
+    case pi::RoomRequest::kLeave:
+      r.leave(player, static_cast<room::LeaveReason>(req.leave().reason()));
+      break;
+    case pi::RoomRequest::kPresence:
+      r.set_connected(player, req.presence().connected());
+      break;
+    case pi::RoomRequest::kChat:
+      set_err(r.chat(player, req.chat().text(), req.chat().tag()));
+      break;
+    case pi::RoomRequest::kMembers:
+      reply.add_members(r.members_proto().SerializeAsString());
+      break;
+    default:
+      reply.set_errc(static_cast<std::uint32_t>(Errc::unknown_message));
+      break;
+  }
+  flush_room(r);
+  return reply;
+}
+
+void Shard::flush_room(room::Room& r) {
+  auto out = r.take_broadcasts();
+  if (!out.empty()) dirty_rooms_.insert(r.id());
+  for (auto& b : out) {
+    pi::RoomBroadcast msg;
+    msg.set_room_id(r.id().value);
+    msg.set_seq(b.seq);
+    msg.set_frame(std::string(b.frame->payload()));
+    (void)svc_.backbone.publish(room_subject(r.id()), msg.SerializeAsString());
+  }
+  zones_.upsert({r.id(), r.spec().type, r.spec().zone, r.size(), r.spec().capacity});
+  if (r.empty()) {
+    // An empty lobby closes; a later login creates a fresh one.
+    const RoomId id = r.id();
+    zones_.remove(id);
+    closed_rooms_.insert(id);
+    dirty_rooms_.insert(id);
+    rooms_.erase(id);
+    svc_.metrics.rooms.add(-1);
+  }
+}
+
+void Shard::push_zone_counts() {
+  for (RoomId id : dirty_rooms_) {
+    auto it = rooms_.find(id);
+    if (it == rooms_.end()) {
+      if (closed_rooms_.count(id)) {
+        // Key format needs the zone; deletion uses a listing fallback for closed rooms.
+        if (auto list = svc_.backbone.kv_list(room::kZonePrefix)) {
+          const std::string suffix = "." + std::to_string(id.value);
+          for (const auto& e : *list) {
+            if (e.key.size() > suffix.size() && e.key.compare(e.key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+              (void)svc_.backbone.kv_delete(e.key);
+            }
+          }
+        }
+      }
+      continue;
+    }
+    const room::Room& r = *it->second;
+    pi::ZoneRoom z;
+    z.set_room_id(id.value);
+    z.set_room_type(r.spec().type);
+    z.set_zone(r.spec().zone);
+    z.set_node(cfg_.node_name);
+    z.set_shard(index_);
+    z.set_count(r.size());
+    z.set_capacity(r.spec().capacity);
+    (void)svc_.backbone.kv_put(room::zone_key(r.spec().zone, id), z.SerializeAsString());
+  }
+  dirty_rooms_.clear();
+  closed_rooms_.clear();
+}
+
+void Shard::on_zone_event(const backbone::KvEvent& ev) {
+  if (ev.op != backbone::KvOp::put) {
+    const auto dot = ev.entry.key.rfind('.');
+    if (dot == std::string::npos) return;
+    const RoomId id{std::strtoull(ev.entry.key.c_str() + dot + 1, nullptr, 10)};
+    if (shard_of(id.value) != index_) zones_.remove(id);
+    return;
+  }
+  pi::ZoneRoom z;
+  if (!z.ParseFromString(ev.entry.value)) return;
+  if (z.node() == cfg_.node_name && z.shard() == index_) return;  // own rooms are applied directly
+  zones_.upsert({RoomId{z.room_id()}, z.room_type(), z.zone(), z.count(), z.capacity()});
+}
+
+// ------------------------------------------------------------------ inbox
+
+void Shard::on_inbox(backbone::Message m) {
+  pi::ShardMessage msg;
+  if (!msg.ParseFromString(m.payload)) {
+    spdlog::warn("shard {}: undecodable inbox message on {}", index_, m.subject);
+    return;
+  }
+  switch (msg.body_case()) {
+    case pi::ShardMessage::kTakeOver: {
+      auto reply = take_over(msg.take_over());
+      if (!m.reply_to.empty()) (void)svc_.backbone.publish(m.reply_to, reply.SerializeAsString());
+      break;
+    }
+    case pi::ShardMessage::kRoom: {
+      auto reply = handle_room(msg.room());
+      if (!m.reply_to.empty()) (void)svc_.backbone.publish(m.reply_to, reply.SerializeAsString());
+      break;
+    }
+    case pi::ShardMessage::kKick: {
+      const auto& k = msg.kick();
+      auto it = by_player_.find(PlayerId{k.player_id()});
+      if (it == by_player_.end()) break;
+      const SessionId sid = it->second;
+      Session& s = sessions_.at(sid);
+      if (Conn* c = find_conn(s.conn)) {
+        c->session = {};
+        close_conn(*c, static_cast<proto::CloseReason>(k.close_reason()), k.message());
+        s.conn = {};
+        svc_.metrics.sessions_detached.add(1);  // balanced by end_session
+      }
+      end_session(sid, room::LeaveReason::kicked);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// ------------------------------------------------------------------ output
+
+void Shard::send(Conn& c, const proto::ServerFrame& f) { send_frame(c, wire::encode(f)); }
+
+void Shard::send_frame(Conn& c, const wire::FramePtr& f) {
+  svc_.metrics.frames_out.inc();
+  svc_.metrics.bytes_out.inc(f->size());
+  c.io->send(f);
+}
+
+void Shard::send_error(Conn& c, std::uint32_t rid, Errc code, std::string message, std::uint32_t retry_after_ms) {
+  svc_.metrics.error(code).inc();
+  proto::ServerFrame out;
+  out.set_request_id(rid);
+  auto* e = out.mutable_error();
+  e->set_code(static_cast<proto::ErrorCode>(code));
+  e->set_message(std::move(message));
+  e->set_retry_after_ms(retry_after_ms);
+  send(c, out);
+}
+
+void Shard::close_conn(Conn& c, proto::CloseReason reason, std::string message) {
+  if (c.io->closing() || c.io->aborted()) return;
+  proto::ServerFrame out;
+  out.mutable_closing()->set_reason(reason);
+  out.mutable_closing()->set_message(std::move(message));
+  send(c, out);
+  set_state(c, State::closed);
+  c.io->close_after_flush();
+}
+
+void Shard::set_state(Conn& c, State s) {
+  if (c.fsm.state() == s) return;
+  const State old = c.fsm.state();
+  if (!c.fsm.transition(s)) return;
+  svc_.metrics.sessions(old).add(-1);
+  svc_.metrics.sessions(s).add(1);
+}
+
+Shard::Conn* Shard::find_conn(net::ConnId id) {
+  if (!id.valid()) return nullptr;
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : &it->second;
+}
+
+Shard::Session* Shard::find_session(SessionId id) {
+  if (!id.valid()) return nullptr;
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+// ------------------------------------------------------------------ timers
+
+void Shard::start_timers() {
+  arm_sweep();
+  arm_zone();
+  arm_lag();
+}
+
+void Shard::arm_sweep() {
+  sweep_timer_.expires_after(std::chrono::milliseconds(250));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    sweep();
+    arm_sweep();
+  });
+}
+
+void Shard::arm_zone() {
+  zone_timer_.expires_after(std::chrono::milliseconds(cfg_.lobby.count_push_ms));
+  zone_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (!dirty_rooms_.empty()) push_zone_counts();
+    arm_zone();
+  });
+}
+
+void Shard::arm_lag() {
+  lag_expected_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  lag_timer_.expires_at(lag_expected_);
+  lag_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    probe_lag();
+    arm_lag();
+  });
+}
+
+void Shard::probe_lag() {
+  const auto late = std::chrono::steady_clock::now() - lag_expected_;
+  lag_hist_->observe(std::chrono::duration<double>(late).count());
+}
+
+void Shard::sweep() {
+  const auto now = svc_.clock.now();
+  const auto hb = std::chrono::milliseconds(cfg_.session.heartbeat_timeout_ms);
+  const auto idle = std::chrono::milliseconds(cfg_.session.idle_timeout_ms);
+  const auto login = std::chrono::milliseconds(cfg_.session.login_timeout_ms);
+  for (auto& [id, c] : conns_) {
+    if (c.io->closing() || c.io->aborted()) continue;
+    const State st = c.fsm.state();
+    if (now - c.last_rx > hb) {
+      close_conn(c, proto::CLOSE_HEARTBEAT_TIMEOUT, "no frame within the heartbeat timeout");
+    } else if ((st == State::awaiting_hello || st == State::visitor) && now - c.opened > login) {
+      close_conn(c, proto::CLOSE_LOGIN_TIMEOUT, "not logged in within the login timeout");
+    } else if (st != State::awaiting_hello && st != State::visitor && now - c.last_request > idle) {
+      close_conn(c, proto::CLOSE_IDLE_TIMEOUT, "idle for too long");
+    }
+  }
+  std::vector<SessionId> expired;
+  for (const auto& [sid, s] : sessions_) {
+    if (!s.conn.valid() && now >= s.held_until) expired.push_back(sid);
+  }
+  for (SessionId sid : expired) end_session(sid, room::LeaveReason::timed_out);
+}
+
+}  // namespace sb::node
