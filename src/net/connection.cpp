@@ -20,6 +20,18 @@ namespace websocket = beast::websocket;
 using asio::use_awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+void FrameQueue::pop_front(std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n && head_ < frames_.size(); ++i) frames_[head_++].reset();
+  if (head_ == frames_.size()) clear();
+}
+
+void FrameQueue::clear() noexcept {
+  frames_.clear();
+  head_ = 0;
+  // Give back the memory of a burst so idle connections stay small.
+  if (frames_.capacity() > 64) std::vector<wire::FramePtr>().swap(frames_);
+}
+
 Connection::Connection(ConnId id, TransportKind kind, std::string remote, ConnectionLimits limits,
                        asio::any_io_executor ex)
     : id_(id), kind_(kind), remote_(std::move(remote)), limits_(limits), wakeup_(ex) {
@@ -57,7 +69,7 @@ void Connection::abort(EndReason why) {
 }
 
 void Connection::on_written(std::size_t frames, std::size_t bytes) noexcept {
-  for (std::size_t i = 0; i < frames && !queue_.empty(); ++i) queue_.pop_front();
+  queue_.pop_front(frames);
   queued_bytes_ -= std::min(bytes, queued_bytes_);
 }
 

@@ -14,7 +14,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <deque>
+#include <functional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,23 @@ enum class EndReason : std::uint8_t {
 struct ConnectionLimits {
   std::size_t max_frame = wire::kDefaultMaxFrame;
   std::size_t send_queue_bytes = 1024 * 1024;
+};
+
+/// The send queue: a vector with a read index. Unlike std::deque it allocates nothing while
+/// empty, which matters with 18,000 mostly idle connections per process.
+class FrameQueue {
+ public:
+  bool empty() const noexcept { return head_ == frames_.size(); }
+  std::size_t size() const noexcept { return frames_.size() - head_; }
+  const wire::FramePtr& operator[](std::size_t i) const noexcept { return frames_[head_ + i]; }
+  const wire::FramePtr& front() const noexcept { return frames_[head_]; }
+  void push_back(wire::FramePtr f) { frames_.push_back(std::move(f)); }
+  void pop_front(std::size_t n) noexcept;
+  void clear() noexcept;
+
+ private:
+  std::vector<wire::FramePtr> frames_;
+  std::size_t head_ = 0;
 };
 
 class Connection;
@@ -89,7 +107,7 @@ class Connection {
   // --- used by the serving coroutines
   EndReason end_reason() const noexcept { return end_reason_; }
   bool aborted() const noexcept { return aborted_; }
-  std::deque<wire::FramePtr>& queue() noexcept { return queue_; }
+  FrameQueue& queue() noexcept { return queue_; }
   void on_written(std::size_t frames, std::size_t bytes) noexcept;
   asio::steady_timer& wakeup() noexcept { return wakeup_; }
   /// Set by the transport so abort() can cancel pending I/O.
@@ -100,7 +118,7 @@ class Connection {
   TransportKind kind_;
   std::string remote_;
   ConnectionLimits limits_;
-  std::deque<wire::FramePtr> queue_;
+  FrameQueue queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
   bool aborted_ = false;

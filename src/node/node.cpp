@@ -1,10 +1,13 @@
 #include "node/node.hpp"
 
 #include <filesystem>
+#include <malloc.h>
 #include <fstream>
 #include <future>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+
+#include <google/protobuf/stubs/logging.h>
 
 #include "internal.pb.h"
 #include "node/admin_server.hpp"
@@ -61,6 +64,9 @@ auth::AuthOptions auth_options(const config::Config& c) {
 }  // namespace
 
 Node::Node(config::Config config) : config_(std::move(config)), metrics_(registry_) {
+  // Protobuf logs an ERROR line for every string field with invalid UTF-8: untrusted clients
+  // could flood the log. Decoding failures are counted (sb_errors_total) instead.
+  google::protobuf::SetLogHandler(nullptr);
   if (config_.shards == 0) config_.shards = std::max(1u, std::thread::hardware_concurrency());
   fs::create_directories(config_.data_dir);
   if (config_.sqlite_path.empty()) config_.sqlite_path = (fs::path(config_.data_dir) / "switchboard.db").string();
@@ -200,6 +206,10 @@ std::string Node::render_metrics() {
     auto& g = registry_.gauge("sb_auth_queue_depth", "Login/registration jobs waiting for a hashing worker");
     g.set(static_cast<std::int64_t>(auth_->queue_depth()));
   }
+  // Heap in use (glibc): lets benchmarks attribute memory per session without a profiler.
+  const struct mallinfo2 mi = ::mallinfo2();
+  registry_.gauge("sb_heap_in_use_bytes", "Heap bytes allocated and not freed (glibc mallinfo2)")
+      .set(static_cast<std::int64_t>(mi.uordblks + mi.hblkhd));
   return registry_.render();
 }
 

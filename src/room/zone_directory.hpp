@@ -2,11 +2,11 @@
 // ZoneDirectory: a shard's local read replica of room counts per zone (seed 003).
 //
 // Hosts push each room's count (coalesced) into the backbone KV under "zone.<zone>.<room_id>";
-// every shard watches that prefix and applies the changes here, so auto-join and room lists are
-// answered locally without asking the hosts. A shard also applies its own rooms' changes directly
-// (no round trip), which keeps one shard's burst of logins from creating a lobby per login.
+// every shard watches that prefix and applies the changes here, so room lists and counts are
+// answered locally without asking the hosts. A shard applies its own rooms' changes directly.
 // pick() returns the fullest room that still has space; it may be stale — the owner's join()
 // is the authority and answers ROOM_FULL, after which the caller marks the room full and retries.
+// (Lobby auto-join does not use it: the zone's home shard places players exactly.)
 // Pure; not thread-safe (one per shard).
 #include <cstdint>
 #include <map>

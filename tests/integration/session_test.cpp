@@ -134,7 +134,9 @@ TEST_F(SessionTest, ReturningPlayerInRoomReceivesEveryMissedEventInOrder) {
   for (std::size_t i = 0; i < replay.size(); ++i) EXPECT_EQ(replay[i].seq(), seen + 1 + i);
   int chats = 0;
   for (const auto& e : replay) {
-    if (e.has_chat()) EXPECT_EQ(e.chat().text(), "missed " + std::to_string(chats++));
+    if (e.has_chat()) {
+      EXPECT_EQ(e.chat().text(), "missed " + std::to_string(chats++));
+    }
   }
   EXPECT_EQ(chats, 5);
 }
