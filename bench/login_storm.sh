@@ -7,9 +7,12 @@ source "$(dirname "$0")/lib.sh"
 N="${1:-2000}"
 W="${2:-1}"
 build_release
+# Long enough for every hash (about 12 ms each, plus an fsync per registration) on W workers.
+D=$(( N * 25 / 1000 / W + 15 ))
 # Register the accounts with real hashing, then restart so the storm starts cold.
 start_server --set auth.argon2_ops=2 --set auth.argon2_mem_kib=19456 --set "auth.workers=$W"
-bots --bots "$N" --duration 600 --chat-rate 0 --ramp 20000 --mode register --quiet --json /tmp/sb-reg.json >/dev/null || true
+bots --bots "$N" --duration "$D" --chat-rate 0 --ramp 20000 --mode register --quiet --json /tmp/sb-reg.json \
+   >/dev/null || true
 stop_server
 cp -r "$ROOT/data/bench" /tmp/sb-bench-data
 rm -rf "$ROOT/data/bench"
@@ -18,7 +21,8 @@ rm -rf "$ROOT/data/bench"
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ADMIN/healthz" >/dev/null && break; sleep 0.1; done
 scrape /tmp/sb-lag0.txt
-bots --bots "$N" --duration 600 --chat-rate 0 --ramp 20000 --mode login --quiet --json /tmp/sb-login.json || true
+bots --bots "$N" --duration "$D" --chat-rate 0 --ramp 20000 --mode login --quiet --json /tmp/sb-login.json \
+   || true
 scrape /tmp/sb-lag1.txt
 rm -rf /tmp/sb-bench-data
 python3 "$ROOT/bench/lag_quantiles.py" /tmp/sb-lag0.txt /tmp/sb-lag1.txt /tmp/sb-login.json "$W"

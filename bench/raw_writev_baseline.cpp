@@ -1,8 +1,8 @@
 // raw_writev_baseline: the floor for lobby fan-out on this machine.
 //
-// Opens N TCP connections over loopback (server side accepted in-process), then one writer thread
-// sends 64-byte frames to every connection in batches of B frames per writev() (the same batching
-// the server's connection writer does) while one reader thread drains all connections with epoll.
+// Opens N TCP connections over loopback from a child process (the receivers, like the bots), then
+// the parent sends 64-byte frames to every connection in batches of B frames per writev() (the
+// same batching the server's connection writer does) while the child drains them with epoll.
 // Reports frames delivered per second. No protocol, no sessions, no rooms: whatever Switchboard
 // achieves in the fan-out benchmark is compared against this, measured in the same run.
 // Usage: raw_writev_baseline [connections=18000] [seconds=10] [batch=8] [frame_bytes=68]
@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,8 +33,8 @@ int main(int argc, char** argv) {
   getrlimit(RLIMIT_NOFILE, &lim);
   lim.rlim_cur = lim.rlim_max;
   setrlimit(RLIMIT_NOFILE, &lim);
-  if (static_cast<rlim_t>(2 * n + 16) > lim.rlim_cur) {
-    std::fprintf(stderr, "need %d fds, limit %llu\n", 2 * n + 16, static_cast<unsigned long long>(lim.rlim_cur));
+  if (static_cast<rlim_t>(n + 16) > lim.rlim_cur) {
+    std::fprintf(stderr, "need %d fds, limit %llu\n", n + 16, static_cast<unsigned long long>(lim.rlim_cur));
     return 1;
   }
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -41,31 +42,24 @@ int main(int argc, char** argv) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  listen(lfd, 4096);
+  listen(lfd, 65535);
   socklen_t len = sizeof addr;
   getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::vector<int> senders, receivers;
-  for (int i = 0; i < n; ++i) {
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    // Spread source addresses so 18,000+ connections do not exhaust one address's ports.
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000001u + static_cast<unsigned>(1 + i / 20000));
-    bind(c, reinterpret_cast<sockaddr*>(&src), sizeof src);
-    if (connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      std::perror("connect");
-      return 1;
+  int result_pipe[2];
+  if (pipe(result_pipe) != 0) return 1;
+  // The receiving side is a separate process (like the bots): each side holds n sockets.
+  const pid_t child = fork();
+  if (child == 0) {
+    close(lfd);
+    std::vector<int> receivers;
+    for (int i = 0; i < n; ++i) {
+      int c = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        std::perror("connect");
+        _exit(1);
+      }
+      receivers.push_back(c);
     }
-    int s = accept(lfd, nullptr, nullptr);
-    int one = 1;
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    senders.push_back(s);
-    receivers.push_back(c);
-  }
-  std::vector<char> payload(static_cast<std::size_t>(frame), 'x');
-  std::atomic<bool> stop{false};
-  std::atomic<unsigned long long> received_bytes{0};
-  std::thread reader([&] {
     int ep = epoll_create1(0);
     for (int fd : receivers) {
       epoll_event ev{};
@@ -75,15 +69,36 @@ int main(int argc, char** argv) {
     }
     std::vector<epoll_event> evs(1024);
     std::vector<char> buf(65536);
-    while (!stop.load(std::memory_order_relaxed)) {
+    unsigned long long received = 0;
+    int idle = 0;
+    bool started = false;
+    while (idle < 10) {  // until 1 s without data after the flow started
       int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
+      if (k <= 0 && started) ++idle;
       for (int i = 0; i < k; ++i) {
-        ssize_t r = read(evs[static_cast<std::size_t>(i)].data.fd, buf.data(), buf.size());
-        if (r > 0) received_bytes.fetch_add(static_cast<unsigned long long>(r), std::memory_order_relaxed);
+        const int fd = evs[static_cast<std::size_t>(i)].data.fd;
+        ssize_t r = read(fd, buf.data(), buf.size());
+        if (r > 0) {
+          received += static_cast<unsigned long long>(r);
+          started = true;
+          idle = 0;
+        } else {
+          epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);  // EOF: the sender is done with it
+          close(fd);
+        }
       }
     }
-    close(ep);
-  });
+    if (write(result_pipe[1], &received, sizeof received) != sizeof received) _exit(1);
+    _exit(0);
+  }
+  std::vector<int> senders;
+  for (int i = 0; i < n; ++i) {
+    int s = accept(lfd, nullptr, nullptr);
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    senders.push_back(s);
+  }
+  std::vector<char> payload(static_cast<std::size_t>(frame), 'x');
   std::vector<iovec> iov(static_cast<std::size_t>(batch), iovec{payload.data(), payload.size()});
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::seconds(seconds);
@@ -95,9 +110,11 @@ int main(int argc, char** argv) {
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  stop = true;
-  reader.join();
-  const double delivered = static_cast<double>(received_bytes.load()) / frame;
+  for (int fd : senders) close(fd);
+  unsigned long long received = 0;
+  if (read(result_pipe[0], &received, sizeof received) != sizeof received) return 1;
+  waitpid(child, nullptr, 0);
+  const double delivered = static_cast<double>(received) / frame;
   std::printf("{\"connections\": %d, \"batch\": %d, \"frame_bytes\": %d, \"seconds\": %.2f, "
               "\"frames_sent\": %llu, \"frames_delivered\": %.0f, \"deliveries_per_sec\": %.0f}\n",
               n, batch, frame, elapsed, sent_frames, delivered, delivered / elapsed);

@@ -148,6 +148,7 @@ asio::awaitable<void> BotFleet::run_bot(Bot* bot) {
     if (s == State::logged_in && config_.chat_rate > 0) {
       co_await sleep(bot, next_chat_gap());
       if (stopping_ || bot->client.state() != State::logged_in) continue;
+      if (bot->client.room_id() == 0) continue;  // logged in, but the lobby push has not arrived
       auto st = co_await bot->client.chat(text_, monotonic_ns());
       if (st) {
         ++stats_.sent;

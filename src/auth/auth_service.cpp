@@ -391,12 +391,17 @@ AuthOutcome AuthService::run_login(store::Store& db, const std::string& username
     return outcome(Errc::banned, std::move(message), left);
   }
 
-  if (auto status = db.accounts().record_good_login(account.id, now); !status) {
-    return store_failure(status.error());
+  // A good login must reset the bad-password counter. Otherwise write only when last_login_ms
+  // is more than kLastLoginResolutionMs old: every write is a synchronous commit, and a login
+  // storm should not become a storm of disk flushes for a timestamp.
+  if (account.failed_logins > 0 || now - account.last_login_ms > kLastLoginResolutionMs) {
+    if (auto status = db.accounts().record_good_login(account.id, now); !status) {
+      return store_failure(status.error());
+    }
+    account.last_login_ms = now;
   }
   account.password_hash.clear();
   account.failed_logins = 0;
-  account.last_login_ms = now;
   AuthOutcome result;
   result.account = std::move(account);
   return result;

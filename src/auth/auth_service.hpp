@@ -34,6 +34,9 @@
 
 namespace sb::auth {
 
+/// last_login_ms is refreshed at most this often (a login within it writes nothing).
+inline constexpr std::int64_t kLastLoginResolutionMs = 10 * 60 * 1000;
+
 struct AuthOptions {
   std::size_t workers = 1;             // hashing threads
   std::size_t max_queue = 4096;        // jobs waiting beyond this are refused (UNAVAILABLE)

@@ -40,6 +40,11 @@ void read(const toml::node& node, const std::string& key, double& out) {
   if (*v < 0) bad(key, "must not be negative");
   out = *v;
 }
+void read(const toml::node& node, const std::string& key, bool& out) {
+  auto v = node.value_exact<bool>();
+  if (!v) bad(key, "expected true or false");
+  out = *v;
+}
 void read(const toml::node& node, const std::string& key, std::uint16_t& out) { read_int(node, key, out); }
 void read(const toml::node& node, const std::string& key, std::uint32_t& out) { read_int(node, key, out); }
 void read(const toml::node& node, const std::string& key, std::uint64_t& out) { read_int(node, key, out); }
@@ -93,6 +98,7 @@ const std::vector<std::pair<std::string, Setter>>& keys() {
       SB_KEY("lobby.log_size", lobby.log_size),
       SB_KEY("lobby.count_push_ms", lobby.count_push_ms),
       SB_KEY("lobby.chat_max_bytes", lobby.chat_max_bytes),
+      SB_KEY("lobby.presence_events", lobby.presence_events),
   };
   return table;
 }

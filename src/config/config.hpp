@@ -56,6 +56,7 @@ struct LobbyConfig {
   std::uint32_t log_size = 256;            // events kept per room for replay
   std::uint32_t count_push_ms = 100;       // zone directory coalescing interval
   std::uint32_t chat_max_bytes = 500;
+  bool presence_events = false;            // member_disconnected/reconnected events in lobbies
 };
 
 struct Config {

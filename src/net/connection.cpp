@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
@@ -32,10 +33,36 @@ void FrameQueue::clear() noexcept {
   if (frames_.capacity() > 64) std::vector<wire::FramePtr>().swap(frames_);
 }
 
+void WriteBatcher::schedule(Connection* c) {
+  pending_.push_back(c);
+  if (posted_) return;
+  posted_ = true;
+  asio::post(ex_, [this] { flush(); });
+}
+
+void WriteBatcher::forget(Connection* c) noexcept {
+  for (auto& p : pending_) {
+    if (p == c) p = nullptr;
+  }
+}
+
+void WriteBatcher::flush() {
+  posted_ = false;
+  std::vector<Connection*> batch;
+  batch.swap(pending_);
+  for (Connection* c : batch) {
+    if (c) c->wake_writer();
+  }
+}
+
 Connection::Connection(ConnId id, TransportKind kind, std::string remote, ConnectionLimits limits,
-                       asio::any_io_executor ex)
-    : id_(id), kind_(kind), remote_(std::move(remote)), limits_(limits), wakeup_(ex) {
+                       asio::any_io_executor ex, WriteBatcher* batcher)
+    : id_(id), kind_(kind), remote_(std::move(remote)), limits_(limits), wakeup_(ex), batcher_(batcher) {
   wakeup_.expires_at(asio::steady_timer::time_point::max());
+}
+
+Connection::~Connection() {
+  if (flush_scheduled_ && batcher_) batcher_->forget(this);
 }
 
 bool Connection::send(wire::FramePtr frame) {
@@ -47,7 +74,14 @@ bool Connection::send(wire::FramePtr frame) {
   queued_bytes_ += frame->size();
   const bool was_empty = queue_.empty();
   queue_.push_back(std::move(frame));
-  if (was_empty) wakeup_.cancel();
+  if (was_empty && !flush_scheduled_) {
+    if (batcher_) {
+      flush_scheduled_ = true;
+      batcher_->schedule(this);
+    } else {
+      wakeup_.cancel();
+    }
+  }
   return true;
 }
 
@@ -144,10 +178,10 @@ asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionL
 }  // namespace
 
 asio::awaitable<void> serve_tcp(Tcp::socket socket, ConnId id, ConnectionLimits limits,
-                                ConnectionEvents& events) {
+                                ConnectionEvents& events, WriteBatcher* batcher) {
   boost::system::error_code ec;
   socket.set_option(Tcp::no_delay(true), ec);
-  Connection c(id, TransportKind::tcp, remote_of(socket), limits, socket.get_executor());
+  Connection c(id, TransportKind::tcp, remote_of(socket), limits, socket.get_executor(), batcher);
   c.set_canceller([&socket] {
     boost::system::error_code ignored;
     socket.cancel(ignored);

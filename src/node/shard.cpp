@@ -60,6 +60,7 @@ Shard::Shard(ShardIndex index, NodeServices services)
       executor_(std::make_shared<ShardExecutor>(io_)),
       minter_(index),
       rng_(std::random_device{}()),
+      batcher_(io_.get_executor()),
       sweep_timer_(io_),
       zone_timer_(io_),
       lag_timer_(io_) {
@@ -154,7 +155,7 @@ asio::awaitable<void> Shard::accept_loop(asio::ip::tcp::acceptor& acc, net::Tran
     net::ConnectionLimits limits{cfg_.session.max_frame_bytes, cfg_.session.send_queue_bytes};
     const net::ConnId id{(static_cast<std::uint64_t>(index_) << 56) | ++next_conn_};
     if (kind == net::TransportKind::tcp) {
-      asio::co_spawn(io_, net::serve_tcp(std::move(socket), id, limits, *this), asio::detached);
+      asio::co_spawn(io_, net::serve_tcp(std::move(socket), id, limits, *this, &batcher_), asio::detached);
     } else {
       asio::co_spawn(io_, net::serve_ws(std::move(socket), id, limits, *this), asio::detached);
     }
@@ -829,7 +830,8 @@ void Shard::room_send(RoomId room, pi::RoomRequest req) {
 
 RoomId Shard::create_lobby(const std::string& zone) {
   const RoomId id{minter_.next()};
-  room::RoomSpec spec{id, room::kLobbyType, zone, cfg_.lobby.capacity, cfg_.lobby.log_size};
+  room::RoomSpec spec{id, room::kLobbyType, zone, cfg_.lobby.capacity, cfg_.lobby.log_size,
+                      cfg_.lobby.presence_events};
   rooms_.emplace(id, std::make_unique<room::Room>(spec, std::make_unique<room::LobbyHandler>(cfg_.lobby.chat_max_bytes),
                                                   svc_.clock));
   zones_.upsert({id, room::kLobbyType, zone, 0, cfg_.lobby.capacity});

@@ -199,6 +199,7 @@ class Shard final : public net::ConnectionEvents {
   std::mt19937_64 rng_;
   std::optional<asio::ip::tcp::acceptor> tcp_acceptor_;
   std::optional<asio::ip::tcp::acceptor> ws_acceptor_;
+  net::WriteBatcher batcher_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer zone_timer_;
   asio::steady_timer lag_timer_;

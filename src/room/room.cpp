@@ -51,9 +51,11 @@ void Room::set_connected(PlayerId player, bool connected) {
     if (m.player != player) continue;
     if (m.connected == connected) return;
     m.connected = connected;
-    proto::RoomEvent ev;
-    fill_member(connected ? *ev.mutable_member_reconnected() : *ev.mutable_member_disconnected(), m);
-    broadcast(std::move(ev));
+    if (spec_.presence_events) {
+      proto::RoomEvent ev;
+      fill_member(connected ? *ev.mutable_member_reconnected() : *ev.mutable_member_disconnected(), m);
+      broadcast(std::move(ev));
+    }
     handler_->on_presence(*this, m, connected);
     return;
   }

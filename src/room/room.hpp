@@ -59,6 +59,9 @@ struct RoomSpec {
   std::string zone;
   std::uint32_t capacity = 400;
   std::uint32_t log_size = 256;
+  /// Emit member_disconnected / member_reconnected events. Small game rooms want them; a large
+  /// lobby usually does not (every reconnect would become `capacity` deliveries).
+  bool presence_events = true;
 };
 
 /// An event queued for publication to the room's members.
@@ -84,7 +87,8 @@ class Room {
   Status join(PlayerId player, std::string name);
   /// Removes a member (no-op if absent).
   void leave(PlayerId player, LeaveReason reason);
-  /// Marks a member's connection dropped or back; emits the presence event on change.
+  /// Marks a member's connection dropped or back; emits the presence event on change (if the
+  /// spec asks for presence events) and tells the handler either way.
   void set_connected(PlayerId player, bool connected);
   /// Chat from a member: Errc::not_found if not a member, or the handler's answer.
   Status chat(PlayerId player, std::string_view text, std::uint64_t tag);

@@ -81,6 +81,7 @@ TEST_F(SessionTest, LoginElsewhereClosesTheOldConnectionAndTakesOver) {
 }
 
 TEST_F(SessionTest, DroppedClientReattachesToHeldSessionWithToken) {
+  config_.lobby.presence_events = true;
   start();
   auto& watcher = registered("watcher");
   ASSERT_TRUE(in_room(watcher));
@@ -108,6 +109,7 @@ TEST_F(SessionTest, DroppedClientReattachesToHeldSessionWithToken) {
 }
 
 TEST_F(SessionTest, ReturningPlayerInRoomReceivesEveryMissedEventInOrder) {
+  config_.lobby.presence_events = true;
   start();
   auto& bob = registered("bob2");
   ASSERT_TRUE(in_room(bob));
@@ -129,7 +131,7 @@ TEST_F(SessionTest, ReturningPlayerInRoomReceivesEveryMissedEventInOrder) {
     ASSERT_FALSE(p->has_room_joined()) << "within the log window the room replays, no snapshot";
     if (p->has_room_event()) replay.push_back(p->room_event());
   }
-  // disconnected, 5 chats, reconnected: consecutive seqs right after what alice saw.
+  // disconnected, 5 chats, reconnected (presence events on): consecutive seqs after what she saw.
   ASSERT_GE(replay.size(), 7u);
   for (std::size_t i = 0; i < replay.size(); ++i) EXPECT_EQ(replay[i].seq(), seen + 1 + i);
   int chats = 0;

@@ -220,6 +220,20 @@ TEST_F(AuthServiceTest, LoginReturnsAccountAndResetsCounter) {
   EXPECT_EQ(account.last_login_ms, clock_.unix_ms());
 }
 
+TEST_F(AuthServiceTest, LastLoginIsRefreshedAtMostOncePerResolution) {
+  auto service = make();
+  const PlayerId id = add_user(*service, "alice", "correct horse");
+  ASSERT_EQ(login(*service, "alice", "correct horse").code, Errc::ok);
+  const auto first = stored(id).last_login_ms;
+  ASSERT_EQ(first, clock_.unix_ms());
+  clock_.advance(std::chrono::minutes(5));
+  ASSERT_EQ(login(*service, "alice", "correct horse").code, Errc::ok);
+  EXPECT_EQ(stored(id).last_login_ms, first) << "within the resolution nothing is written";
+  clock_.advance(std::chrono::minutes(6));
+  ASSERT_EQ(login(*service, "alice", "correct horse").code, Errc::ok);
+  EXPECT_EQ(stored(id).last_login_ms, clock_.unix_ms());
+}
+
 TEST_F(AuthServiceTest, WrongPasswordIncrementsCounter) {
   auto service = make();
   const PlayerId id = add_user(*service, "alice", "correct horse");

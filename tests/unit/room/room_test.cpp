@@ -422,3 +422,24 @@ TEST_F(RoomTest, HandlerBroadcastIsNumberedAndLogged) {
 
 }  // namespace
 }  // namespace sb::room
+
+namespace sb::room {
+namespace {
+
+TEST(RoomPresenceTest, PresenceWithoutEventsStillUpdatesTheMember) {
+  ManualClock clock;
+  RoomSpec s = spec(4, 64);
+  s.presence_events = false;
+  Room room(s, std::make_unique<LobbyHandler>(500), clock);
+  ASSERT_TRUE(room.join(P(1), "a"));
+  const auto seq = room.seq();
+  (void)room.take_broadcasts();
+  room.set_connected(P(1), false);
+  EXPECT_EQ(room.seq(), seq) << "no event when presence events are off";
+  EXPECT_TRUE(room.take_broadcasts().empty());
+  EXPECT_FALSE(room.find(P(1))->connected);
+  EXPECT_FALSE(room.members_proto().members(0).connected());
+}
+
+}  // namespace
+}  // namespace sb::room
