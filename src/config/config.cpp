@@ -137,6 +137,8 @@ void validate(const Config& c) {
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
     bad("node.log_level", "one of trace, debug, info, warn, error, critical, off");
+  if (c.listen.tcp_port != 0 && c.listen.tcp_port == c.listen.ws_port)
+    bad("listen.ws_port", "must differ from listen.tcp_port");
   if (c.lobby.count_push_ms == 0) bad("lobby.count_push_ms", "must be positive");
   if (c.lobby.log_size == 0) bad("lobby.log_size", "must be positive");
   if (c.auth.password_min > c.auth.password_max) bad("auth.password_min", "must not exceed auth.password_max");

@@ -153,9 +153,13 @@ asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionL
                                  ConnectionEvents& events) {
   unsigned char header[wire::kHeaderBytes];
   std::string body;
+  bool peer_gone = false;
   for (;;) {
     auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), use_tuple);
-    if (ec || c.aborted()) break;
+    if (ec || c.aborted()) {
+      peer_gone = static_cast<bool>(ec);
+      break;
+    }
     const std::uint32_t len = wire::read_length(header);
     if (len > limits.max_frame) {
       events.on_frame_too_large(c);
@@ -165,14 +169,20 @@ asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionL
     body.resize(len);
     if (len > 0) {
       auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(body.data(), len), use_tuple);
-      if (ec2 || c.aborted()) break;
+      if (ec2 || c.aborted()) {
+        peer_gone = static_cast<bool>(ec2);
+        break;
+      }
     }
     if (c.closing()) continue;  // drain input while flushing the goodbye
     events.on_payload(c, body);
     if (body.capacity() > 4096) std::string().swap(body);  // do not keep large buffers idle
   }
-  // While closing, the writer flushes the goodbye and then ends the connection itself.
-  if (!c.aborted() && !c.closing()) c.abort(EndReason::peer_closed);
+  // While closing, the writer flushes the goodbye and then ends the connection itself, unless the
+  // peer has already gone (EOF/reset): then there is nobody to flush to.
+  if (!c.aborted() && (!c.closing() || peer_gone)) {
+    c.abort(c.closing() ? EndReason::closed_by_server : EndReason::peer_closed);
+  }
 }
 
 }  // namespace

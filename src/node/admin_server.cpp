@@ -99,7 +99,8 @@ http::response<http::string_body> handle(Node& node, const http::request<http::s
     const std::string key = target.substr(11);
     const std::string value = trim(req.body());
     if (key.empty() || value.empty()) return error(http::status::bad_request, "key and value required");
-    if (key == "max_login_errors" && value.find_first_not_of("0123456789") != std::string::npos) {
+    if (key == "max_login_errors" &&
+        (value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos)) {
       return error(http::status::bad_request, "max_login_errors must be a non-negative integer");
     }
     auto st = node.set_cluster_config(key, value);

@@ -197,7 +197,7 @@ void Shard::on_close(net::Connection& io, net::EndReason why) {
 
 void Shard::on_frame_too_large(net::Connection& io) {
   Conn* c = find_conn(io.id());
-  if (!c) return;
+  if (!c || io.closing() || io.aborted()) return;
   svc_.metrics.closes_protocol.inc();
   send_error(*c, 0, Errc::frame_too_large,
              "frame larger than " + std::to_string(cfg_.session.max_frame_bytes) + " bytes");
@@ -670,7 +670,7 @@ void Shard::auto_join(SessionId sid, int attempt) {
   if (!s) return;
   if (attempt >= 5) {
     // The zone's home shard did not answer: tell the client rather than leave it roomless.
-    if (Conn* c = find_conn(s->conn)) close_conn(*c, proto::CLOSE_PROTOCOL_ERROR, "no lobby available, reconnect");
+    if (Conn* c = find_conn(s->conn)) close_conn(*c, proto::CLOSE_UNAVAILABLE, "no lobby available, reconnect");
     return;
   }
   // The zone's home shard places the player (fullest lobby with space, else a new one) in one
