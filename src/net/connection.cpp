@@ -79,7 +79,7 @@ bool Connection::send(wire::FramePtr frame) {
       flush_scheduled_ = true;
       batcher_->schedule(this);
     } else {
-      wakeup_.cancel();
+      kick_writer();
     }
   }
   return true;
@@ -89,7 +89,57 @@ void Connection::close_after_flush() {
   if (closing_ || aborted_) return;
   closing_ = true;
   end_reason_ = EndReason::closed_by_server;
-  wakeup_.cancel();
+  kick_writer();
+}
+
+void Connection::kick_writer() {
+  if (tcp_ == nullptr) {
+    wakeup_.cancel();  // WebSocket: wake the writer coroutine
+    return;
+  }
+  if (!writing_) start_write();
+}
+
+// One gathered write of up to 64 queued frames; its completion starts the next one. When the
+// queue is empty and the connection is closing, shut down the send side and linger.
+void Connection::start_write() {
+  if (aborted_ || writing_ || lingering_) return;
+  if (queue_.empty()) {
+    if (closing_) begin_linger();
+    return;
+  }
+  std::vector<asio::const_buffer> bufs;
+  const std::size_t n = std::min<std::size_t>(queue_.size(), 64);
+  bufs.reserve(n);
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& f = queue_[i];
+    bufs.emplace_back(f->bytes.data(), f->bytes.size());
+    bytes += f->bytes.size();
+  }
+  writing_ = true;
+  // `this` outlives the write: serve_tcp does not destroy the Connection while writing_.
+  asio::async_write(*tcp_, bufs, [this, n, bytes](boost::system::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) {
+      abort(EndReason::io_error);
+    } else if (!aborted_) {
+      on_written(n, bytes);
+      start_write();
+    }
+    if (aborted_) wakeup_.cancel();  // serve_tcp may be waiting for this write to end
+  });
+}
+
+void Connection::begin_linger() {
+  lingering_ = true;
+  boost::system::error_code ignored;
+  tcp_->shutdown(Tcp::socket::shutdown_send, ignored);
+  // Give the peer a moment to read the goodbye and close its side; then stop reading.
+  wakeup_.expires_after(std::chrono::seconds(2));
+  wakeup_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) abort(EndReason::closed_by_server);  // cancelled: the connection already ended
+  });
 }
 
 void Connection::abort(EndReason why) {
@@ -113,40 +163,6 @@ std::string remote_of(const Tcp::socket& s) {
   boost::system::error_code ec;
   auto ep = s.remote_endpoint(ec);
   return ec ? std::string("?") : ep.address().to_string();
-}
-
-// Writer: waits for frames, writes them all in one gathered write, until closing/aborted.
-asio::awaitable<void> tcp_writer(Tcp::socket& socket, Connection& c) {
-  std::vector<asio::const_buffer> bufs;
-  for (;;) {
-    if (c.aborted()) co_return;
-    if (c.queue().empty()) {
-      if (c.closing()) break;
-      co_await c.wakeup().async_wait(use_tuple);
-      continue;
-    }
-    bufs.clear();
-    std::size_t bytes = 0;
-    const std::size_t n = std::min<std::size_t>(c.queue().size(), 64);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& f = c.queue()[i];
-      bufs.emplace_back(f->bytes.data(), f->bytes.size());
-      bytes += f->bytes.size();
-    }
-    auto [ec, written] = co_await asio::async_write(socket, bufs, use_tuple);
-    if (ec) {
-      c.abort(EndReason::io_error);
-      co_return;
-    }
-    if (c.aborted()) co_return;
-    c.on_written(n, bytes);
-  }
-  boost::system::error_code ignored;
-  socket.shutdown(Tcp::socket::shutdown_send, ignored);
-  // Give the peer a moment to read the goodbye and close its side; then stop reading.
-  c.wakeup().expires_after(std::chrono::seconds(2));
-  co_await c.wakeup().async_wait(use_tuple);
-  c.abort(EndReason::closed_by_server);
 }
 
 asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionLimits limits,
@@ -197,10 +213,12 @@ asio::awaitable<void> serve_tcp(Tcp::socket socket, ConnId id, ConnectionLimits 
     socket.cancel(ignored);
     socket.shutdown(Tcp::socket::shutdown_both, ignored);
   });
+  c.attach_tcp(&socket);
   events.on_open(c);
-  using namespace asio::experimental::awaitable_operators;
-  // The writer ends on close/abort; the reader ends on EOF/abort. Wait for both.
-  co_await (tcp_reader(socket, c, limits, events) && tcp_writer(socket, c));
+  co_await tcp_reader(socket, c, limits, events);
+  // The reader has ended. If we are still closing (oversized frame), the writer flushes the
+  // goodbye and lingers, then aborts; afterwards no write may still be running.
+  while (!c.aborted() || c.writing()) co_await c.wakeup().async_wait(use_tuple);
   events.on_close(c, c.end_reason());
   socket.close(ec);
 }

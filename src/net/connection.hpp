@@ -135,11 +135,15 @@ class Connection {
   asio::steady_timer& wakeup() noexcept { return wakeup_; }
   /// Set by the transport so abort() can cancel pending I/O.
   void set_canceller(std::function<void()> fn) { canceller_ = std::move(fn); }
-  /// Called by the WriteBatcher: wake the writer now.
+  /// Called by the WriteBatcher: start writing what is queued.
   void wake_writer() noexcept {
     flush_scheduled_ = false;
-    wakeup_.cancel();
+    kick_writer();
   }
+  /// TCP: the writer is a chain of async_write completions on this socket instead of a
+  /// coroutine (no frame, no wake-up round trip per burst). Set once by serve_tcp.
+  void attach_tcp(Tcp::socket* socket) noexcept { tcp_ = socket; }
+  bool writing() const noexcept { return writing_; }
 
  private:
   ConnId id_;
@@ -155,6 +159,13 @@ class Connection {
   std::function<void()> canceller_;
   WriteBatcher* batcher_;
   bool flush_scheduled_ = false;
+  Tcp::socket* tcp_ = nullptr;
+  bool writing_ = false;
+  bool lingering_ = false;
+
+  void kick_writer();
+  void start_write();
+  void begin_linger();
 };
 
 /// Runs a TCP connection until it ends; then calls events.on_close(). Never throws.

@@ -684,7 +684,9 @@ void Shard::auto_join(SessionId sid, int attempt) {
     const RoomId room{reply.room_id()};
     Session* ss = find_session(sid);
     if (!ss) {
-      if (reply.errc() == 0) {  // the session ended while joining: give the seat back
+      // The session ended while joining: give the seat back, unless the player has a session
+      // again (a take-over): that session owns the seat now (its own join is a no-op re-join).
+      if (reply.errc() == 0 && !svc_.backbone.kv_get(session_key(player))) {
         pi::RoomRequest leave;
         leave.set_room_id(room.value);
         leave.set_player_id(player.value);
