@@ -1,15 +1,19 @@
 #pragma once
 // Client connections: TCP and WebSocket transports with one framing contract.
 //
-// serve_tcp()/serve_ws() run one connection as two coroutines on the shard's io_context: a reader
-// that decodes frames (TCP: u32 big-endian length, checked against max_frame before any body is
-// read or allocated; WebSocket: one binary message per frame, with Beast's read_message_max set to
-// max_frame) and hands each payload to ConnectionEvents; and a writer that drains the bounded send
-// queue, writing every queued frame in one gathered write (writev) on TCP. A frame passed to
-// send() is shared, never copied (broadcasts are encoded once). When queued bytes pass the bound
-// the connection is aborted as a slow consumer and the events learn why; memory stays bounded.
-// The Connection object lives in the serving coroutine's frame; the shard refers to it by ConnId
-// through the pointer handed to on_open() until on_close(). All of it runs on one shard thread.
+// serve_tcp()/serve_ws() run one connection on the shard's io_context. A reader coroutine decodes
+// frames (TCP: u32 big-endian length, checked against max_frame before any body is read or
+// allocated; WebSocket: one binary message per frame, with Beast's read_message_max set to
+// max_frame) and hands each payload to ConnectionEvents. On TCP the writer is not a coroutine but
+// a chain of async_write completions started by send() (through the shard's WriteBatcher): each
+// writes every queued frame, up to 64, in one gathered write (writev). That keeps an idle TCP
+// connection to one coroutine frame (about 3.6 KB per logged-in session in all, see
+// docs/benchmarks.md). WebSocket uses a writer coroutine (Beast writes one message per call).
+// A frame passed to send() is shared, never copied (broadcasts are encoded once). When queued
+// bytes pass the bound the connection is aborted as a slow consumer; memory stays bounded.
+// The Connection object lives in the serving coroutine's frame, which does not end while a write
+// is in flight; the shard refers to it by ConnId through the pointer handed to on_open() until
+// on_close(). All of it runs on one shard thread.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
