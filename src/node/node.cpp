@@ -44,6 +44,14 @@ auth::TokenSigner::Secret load_secret(const config::Config& cfg) {
   return secret;
 }
 
+// The answer of an admin action whose username lookup failed.
+Node::BanResult no_account(const boost::system::error_code& ec) {
+  Node::BanResult r;
+  r.code = to_errc(ec);
+  r.message = r.code == Errc::not_found ? "no such user" : "store unavailable";
+  return r;
+}
+
 auth::AuthOptions auth_options(const config::Config& c) {
   auth::AuthOptions o;
   o.workers = c.auth.workers;
@@ -139,11 +147,7 @@ Node::BanResult Node::ban(const std::string& username, const std::string& reason
   auto result = run_store_job<BanResult>([username, reason, duration, by, now](store::Store& s) {
     BanResult r;
     auto acc = s.accounts().find_by_name(username);
-    if (!acc) {
-      r.code = to_errc(acc.error());
-      r.message = r.code == Errc::not_found ? "no such user" : "store unavailable";
-      return r;
-    }
+    if (!acc) return no_account(acc.error());
     store::Ban b;
     b.player = acc->id;
     b.reason = reason;
@@ -180,11 +184,7 @@ Node::BanResult Node::unban(const std::string& username) {
   auto result = run_store_job<BanResult>([username](store::Store& s) {
     BanResult r;
     auto acc = s.accounts().find_by_name(username);
-    if (!acc) {
-      r.code = to_errc(acc.error());
-      r.message = r.code == Errc::not_found ? "no such user" : "store unavailable";
-      return r;
-    }
+    if (!acc) return no_account(acc.error());
     auto n = s.bans().lift(acc->id);
     if (!n) r.code = to_errc(n.error());
     r.player_id = acc->id.value;
