@@ -25,11 +25,11 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
     sessions_by_state[static_cast<std::size_t>(s)] =
         &r.gauge("sb_sessions", "Connections by session state", {{"state", std::string(session::state_name(s))}});
   }
-  for (int i = 0; i < 24; ++i) {
-    const auto name = std::string(errc_name(static_cast<Errc>(i)));
-    errors_by_code[static_cast<std::size_t>(i)] =
+  for (std::size_t i = 0; i < kCodes; ++i) {
+    const auto name = std::string(errc_name(static_cast<Errc>(static_cast<int>(i))));
+    errors_by_code[i] =
         &r.counter("sb_errors_total", "Error responses and closes by code", {{"code", name}});
-    logins_by_outcome[static_cast<std::size_t>(i)] =
+    logins_by_outcome[i] =
         &r.counter("sb_logins_total", "Login, register and resume attempts by outcome", {{"outcome", name}});
   }
 }

@@ -13,16 +13,23 @@ struct NodeMetrics {
   explicit NodeMetrics(metrics::Registry& r);
 
   metrics::Gauge& sessions(session::State s) { return *sessions_by_state[static_cast<std::size_t>(s)]; }
-  metrics::Counter& error(Errc e) { return *errors_by_code[static_cast<std::size_t>(e)]; }
-  metrics::Counter& login(Errc e) { return *logins_by_outcome[static_cast<std::size_t>(e)]; }
+  metrics::Counter& error(Errc e) { return *errors_by_code[index(e)]; }
+  metrics::Counter& login(Errc e) { return *logins_by_outcome[index(e)]; }
+  /// Array slot of a code; anything out of range (e.g. a number from another node's reply) is
+  /// counted as internal instead of indexing past the array.
+  static std::size_t index(Errc e) noexcept {
+    const auto i = static_cast<std::size_t>(e);
+    return i < kCodes ? i : static_cast<std::size_t>(Errc::internal);
+  }
+  static constexpr std::size_t kCodes = 24;
 
   metrics::Registry& registry;
   std::array<metrics::Gauge*, 6> sessions_by_state{};
   metrics::Gauge& sessions_detached;
   metrics::Gauge& connections;
   metrics::Gauge& rooms;
-  std::array<metrics::Counter*, 24> errors_by_code{};
-  std::array<metrics::Counter*, 24> logins_by_outcome{};
+  std::array<metrics::Counter*, kCodes> errors_by_code{};
+  std::array<metrics::Counter*, kCodes> logins_by_outcome{};
   metrics::Counter& frames_in;
   metrics::Counter& frames_out;
   metrics::Counter& bytes_in;

@@ -936,7 +936,7 @@ void Shard::flush_room(room::Room& r) {
     // An empty lobby closes; a later login creates a fresh one.
     const RoomId id = r.id();
     zones_.remove(id);
-    closed_rooms_.insert(id);
+    closed_rooms_.emplace(id, r.spec().zone);
     dirty_rooms_.insert(id);
     rooms_.erase(id);
     svc_.metrics.rooms.add(-1);
@@ -947,16 +947,8 @@ void Shard::push_zone_counts() {
   for (RoomId id : dirty_rooms_) {
     auto it = rooms_.find(id);
     if (it == rooms_.end()) {
-      if (closed_rooms_.count(id)) {
-        // Key format needs the zone; deletion uses a listing fallback for closed rooms.
-        if (auto list = svc_.backbone.kv_list(room::kZonePrefix)) {
-          const std::string suffix = "." + std::to_string(id.value);
-          for (const auto& e : *list) {
-            if (e.key.size() > suffix.size() && e.key.compare(e.key.size() - suffix.size(), suffix.size(), suffix) == 0) {
-              (void)svc_.backbone.kv_delete(e.key);
-            }
-          }
-        }
+      if (auto closed = closed_rooms_.find(id); closed != closed_rooms_.end()) {
+        (void)svc_.backbone.kv_delete(room::zone_key(closed->second, id));
       }
       continue;
     }

@@ -215,7 +215,7 @@ class Shard final : public net::ConnectionEvents {
   std::unordered_map<RoomId, std::unique_ptr<room::Room>> rooms_;
   std::unordered_map<RoomId, RoomSub> room_subs_;
   std::set<RoomId> dirty_rooms_;
-  std::set<RoomId> closed_rooms_;
+  std::unordered_map<RoomId, std::string> closed_rooms_;  // closed since the last push -> zone
   room::ZoneDirectory zones_;
   std::vector<backbone::SubscriptionId> subs_;
 };
