@@ -49,6 +49,8 @@ std::string_view errc_name(Errc e) noexcept {
     case Errc::internal: return "internal";
     case Errc::unavailable: return "unavailable";
     case Errc::conflict: return "conflict";
+    case Errc::room_locked: return "room_locked";
+    case Errc::refused: return "refused";
   }
   return "unknown";
 }

@@ -38,6 +38,8 @@ enum class Errc : int {
   internal = 21,
   unavailable = 22,
   conflict = 23,  // revision mismatch / lost a race; retry after re-reading
+  room_locked = 24,
+  refused = 25,   // a room's game logic refused the request (the message says why)
 };
 
 const boost::system::error_category& switchboard_category() noexcept;

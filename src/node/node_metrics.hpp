@@ -21,7 +21,7 @@ struct NodeMetrics {
     const auto i = static_cast<std::size_t>(e);
     return i < kCodes ? i : static_cast<std::size_t>(Errc::internal);
   }
-  static constexpr std::size_t kCodes = 24;
+  static constexpr std::size_t kCodes = 26;
 
   metrics::Registry& registry;
   std::array<metrics::Gauge*, 6> sessions_by_state{};

@@ -884,7 +884,7 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
       auto st = r.join(player, req.name());
       set_err(st);
       if (st) {
-        for (auto& f : r.catch_up(0)) reply.add_frames(std::string(f->payload()));
+        for (auto& f : r.catch_up(player, 0)) reply.add_frames(std::string(f->payload()));
         reply.set_seq(r.seq());
       }
       break;
@@ -897,7 +897,7 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
       }
       r.set_connected(player, true);
       // catch_up after set_connected so the reconnect event itself is part of the replay.
-      for (auto& f : r.catch_up(req.reattach().last_seq())) reply.add_frames(std::string(f->payload()));
+      for (auto& f : r.catch_up(player, req.reattach().last_seq())) reply.add_frames(std::string(f->payload()));
       reply.set_seq(r.seq());
       break;
     }

@@ -180,7 +180,7 @@ TEST_F(RoomTest, CatchUpFromZeroIsASnapshot) {
   ASSERT_TRUE(room.join(P(1), "a"));
   ASSERT_TRUE(room.join(P(2), "b"));
   room.set_connected(P(2), false);
-  auto frames = room.catch_up(0);
+  auto frames = room.catch_up(P(1), 0);
   ASSERT_EQ(frames.size(), 1u);
   auto j = snapshot_of(frames[0]);
   EXPECT_EQ(j.room_id(), 77u);
@@ -201,7 +201,7 @@ TEST_F(RoomTest, CatchUpFromCurrentSeqIsEmpty) {
   Room room = make();
   ASSERT_TRUE(room.join(P(1), "a"));
   ASSERT_TRUE(room.chat(P(1), "x", 0));
-  EXPECT_TRUE(room.catch_up(room.seq()).empty());
+  EXPECT_TRUE(room.catch_up(P(1), room.seq()).empty());
 }
 
 TEST_F(RoomTest, CatchUpReturnsExactlyTheMissedEvents) {
@@ -210,7 +210,7 @@ TEST_F(RoomTest, CatchUpReturnsExactlyTheMissedEvents) {
   for (int i = 0; i < 9; ++i) ASSERT_TRUE(room.chat(P(1), "m" + std::to_string(i), 0));
   ASSERT_EQ(room.seq(), 10u);
   for (std::uint64_t k = 1; k < 10; ++k) {
-    auto frames = room.catch_up(k);
+    auto frames = room.catch_up(P(1), k);
     ASSERT_EQ(frames.size(), 10 - k) << k;
     for (std::size_t i = 0; i < frames.size(); ++i) {
       EXPECT_EQ(event_of(frames[i]).seq(), k + 1 + i) << "k=" << k;
@@ -223,7 +223,7 @@ TEST_F(RoomTest, CatchUpReplaysTheSameFramesThatWereBroadcast) {
   ASSERT_TRUE(room.join(P(1), "a"));
   ASSERT_TRUE(room.chat(P(1), "x", 0));
   auto b = room.take_broadcasts();
-  auto frames = room.catch_up(1);
+  auto frames = room.catch_up(P(1), 1);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0]->bytes, b[1].frame->bytes);
 }
@@ -234,12 +234,12 @@ TEST_F(RoomTest, CatchUpOlderThanTheLogIsATruncatedSnapshot) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(room.chat(P(1), "m", 0));
   ASSERT_EQ(room.seq(), 6u);  // log holds 4, 5, 6
   // After seq 3 the log still has 4..6: a replay.
-  auto replay = room.catch_up(3);
+  auto replay = room.catch_up(P(1), 3);
   ASSERT_EQ(replay.size(), 3u);
   EXPECT_EQ(event_of(replay[0]).seq(), 4u);
   // After seq 2 event 3 is gone: a snapshot flagged as truncated.
   for (std::uint64_t k : {1u, 2u}) {
-    auto frames = room.catch_up(k);
+    auto frames = room.catch_up(P(1), k);
     ASSERT_EQ(frames.size(), 1u) << k;
     auto j = snapshot_of(frames[0]);
     EXPECT_TRUE(j.replay_truncated()) << k;
@@ -252,8 +252,8 @@ TEST_F(RoomTest, RoomWithoutALogReplaysNothing) {
   Room room = make(4, 0);
   ASSERT_TRUE(room.join(P(1), "a"));
   ASSERT_TRUE(room.chat(P(1), "x", 0));
-  EXPECT_TRUE(room.catch_up(2).empty()) << "caught up: nothing to send, even without a log";
-  auto frames = room.catch_up(1);
+  EXPECT_TRUE(room.catch_up(P(1), 2).empty()) << "caught up: nothing to send, even without a log";
+  auto frames = room.catch_up(P(1), 1);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_TRUE(snapshot_of(frames[0]).replay_truncated());
   EXPECT_EQ(room.take_broadcasts().size(), 2u) << "broadcasts do not depend on the log";
@@ -262,7 +262,7 @@ TEST_F(RoomTest, RoomWithoutALogReplaysNothing) {
 TEST_F(RoomTest, CatchUpFromTheFutureIsAPlainSnapshot) {
   Room room = make();
   ASSERT_TRUE(room.join(P(1), "a"));
-  auto frames = room.catch_up(1000);
+  auto frames = room.catch_up(P(1), 1000);
   ASSERT_EQ(frames.size(), 1u);
   auto j = snapshot_of(frames[0]);
   EXPECT_FALSE(j.replay_truncated());
@@ -351,9 +351,9 @@ class PickyHandler final : public RoomHandler {
     std::vector<LeaveReason> reasons;
   };
   explicit PickyHandler(Log& log) : log_(log) {}
-  Status on_join_request(const Room&, const Member& m) override {
-    if (m.player.value % 2 == 0) return fail(Errc::banned);
-    return {};
+  std::optional<Refusal> on_join_request(const Room&, const Member& m) override {
+    if (m.player.value % 2 == 0) return Refusal{Errc::banned, "even"};
+    return std::nullopt;
   }
   void on_join(Room& room, const Member& m) override {
     EXPECT_NE(room.find(m.player), nullptr);
