@@ -707,6 +707,85 @@ asio::awaitable<Status> Client::chat(std::string text, std::uint64_t tag) {
   co_return Status{};
 }
 
+asio::awaitable<Result<proto::RoomJoined>> Client::room_request(proto::ClientFrame frame) {
+  auto answer = co_await request(std::move(frame));
+  if (!answer) co_return answer.error();
+  if (answer->has_error()) co_return fail(static_cast<Errc>(answer->error().code()));
+  if (!answer->has_room_joined()) co_return fail(Errc::unknown_message);
+  co_return std::move(*answer->mutable_room_joined());
+}
+
+asio::awaitable<Status> Client::ok_request(proto::ClientFrame frame) {
+  auto answer = co_await request(std::move(frame));
+  if (!answer) co_return answer.error();
+  if (answer->has_error()) co_return fail(static_cast<Errc>(answer->error().code()));
+  if (!answer->has_ok()) co_return fail(Errc::unknown_message);
+  co_return Status{};
+}
+
+asio::awaitable<Result<proto::RoomJoined>> Client::create_room(std::string type, std::string zone,
+                                                               std::uint32_t capacity,
+                                                               std::map<std::string, std::string> params,
+                                                               bool locked) {
+  proto::ClientFrame frame;
+  auto* c = frame.mutable_create_room();
+  c->set_type(std::move(type));
+  c->set_zone(std::move(zone));
+  c->set_capacity(capacity);
+  for (auto& [k, v] : params) (*c->mutable_params())[k] = v;
+  c->set_locked(locked);
+  co_return co_await room_request(std::move(frame));
+}
+
+asio::awaitable<Result<proto::RoomJoined>> Client::join_room(std::uint64_t room_id, bool spectator) {
+  proto::ClientFrame frame;
+  frame.mutable_join_room()->set_room_id(room_id);
+  frame.mutable_join_room()->set_spectator(spectator);
+  co_return co_await room_request(std::move(frame));
+}
+
+asio::awaitable<Result<proto::RoomJoined>> Client::auto_join(std::string type, std::string zone,
+                                                             std::map<std::string, std::string> params) {
+  proto::ClientFrame frame;
+  auto* a = frame.mutable_auto_join();
+  a->set_type(std::move(type));
+  a->set_zone(std::move(zone));
+  for (auto& [k, v] : params) (*a->mutable_params())[k] = v;
+  co_return co_await room_request(std::move(frame));
+}
+
+asio::awaitable<Status> Client::leave_room() {
+  proto::ClientFrame frame;
+  frame.mutable_leave_room();
+  co_return co_await ok_request(std::move(frame));
+}
+
+asio::awaitable<Status> Client::lock_room(bool locked) {
+  proto::ClientFrame frame;
+  frame.mutable_lock_room()->set_locked(locked);
+  co_return co_await ok_request(std::move(frame));
+}
+
+asio::awaitable<Result<proto::RoomList>> Client::list_rooms(std::string zone, std::string type) {
+  proto::ClientFrame frame;
+  frame.mutable_list_rooms()->set_zone(std::move(zone));
+  frame.mutable_list_rooms()->set_type(std::move(type));
+  auto answer = co_await request(std::move(frame));
+  if (!answer) co_return answer.error();
+  if (answer->has_error()) co_return fail(static_cast<Errc>(answer->error().code()));
+  if (!answer->has_room_list()) co_return fail(Errc::unknown_message);
+  co_return std::move(*answer->mutable_room_list());
+}
+
+Status Client::send_game(std::string data) {
+  proto::ClientFrame frame;
+  frame.set_request_id(next_request_id());
+  frame.mutable_game()->set_data(std::move(data));
+  auto encoded = wire::encode(frame);
+  if (encoded->payload().size() > server_max_frame_) return fail(Errc::frame_too_large);
+  return enqueue(std::move(encoded), false);
+}
+
 asio::awaitable<Result<proto::Members>> Client::members() {
   proto::ClientFrame frame;
   frame.mutable_members();
@@ -758,6 +837,11 @@ void Client::on_frame(Connection& conn, proto::ServerFrame frame) {
     return;
   }
   if (frame.has_error()) last_error_ = frame.error();
+  if (frame.has_room_joined()) {
+    room_id_ = frame.room_joined().room_id();
+    last_seq_ = frame.room_joined().seq();
+    if (push_handler_) push_handler_(frame);
+  }
   const std::uint32_t id = frame.request_id();
   auto it = std::find_if(calls_.begin(), calls_.end(), [id](const auto& c) { return c->id == id; });
   if (it == calls_.end()) return;  // a heartbeat's Pong, or an answer after its deadline

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,27 @@ class Client {
   asio::awaitable<Status> chat(std::string text, std::uint64_t tag = 0);
   /// The current room's members.
   asio::awaitable<Result<proto::Members>> members();
+  /// Creates a room of `type` and takes a seat in it (leaving the current room). Answered with
+  /// the room's snapshot. Server errors (invalid_argument for a bad type/params) as the equal Errc.
+  asio::awaitable<Result<proto::RoomJoined>> create_room(std::string type, std::string zone = "",
+                                                         std::uint32_t capacity = 0,
+                                                         std::map<std::string, std::string> params = {},
+                                                         bool locked = false);
+  /// Joins a room by id (as a player or a spectator). room_full, room_locked, refused, not_found.
+  asio::awaitable<Result<proto::RoomJoined>> join_room(std::uint64_t room_id, bool spectator = false);
+  /// Joins the fullest room of `type` in `zone` with space, or a new one.
+  asio::awaitable<Result<proto::RoomJoined>> auto_join(std::string type, std::string zone = "",
+                                                       std::map<std::string, std::string> params = {});
+  /// Leaves the current game room; the server then pushes the lobby's RoomJoined.
+  asio::awaitable<Status> leave_room();
+  /// Locks or unlocks the current room (its creator only).
+  asio::awaitable<Status> lock_room(bool locked);
+  /// The rooms of a zone (empty = the session's), optionally of one type.
+  asio::awaitable<Result<proto::RoomList>> list_rooms(std::string zone = "", std::string type = "");
+  /// Sends a GameMessage to the current room without waiting (no answer unless it fails, which
+  /// arrives as an Error push-like response with its request id: see last_error()).
+  /// Errc::unavailable when not connected or the send queue is full.
+  Status send_game(std::string data);
   /// Ends the session; the server then sends Closing(LOGOUT) and closes. Forgets the token.
   asio::awaitable<Status> logout();
   /// Round trip outside the request FIFO (allowed while another request is in flight).
@@ -122,7 +144,8 @@ class Client {
   /// Errc::bad_state when queue_pushes is off. One waiter at a time.
   asio::awaitable<Result<proto::ServerFrame>> next_push(std::chrono::milliseconds timeout);
 
-  /// Called for every push (request_id 0), after last_seq() is updated. Do not replace the
+  /// Called for every push (request_id 0), after last_seq() is updated, and for the RoomJoined
+  /// that answers create/join/auto-join (so a handler sees every room change). Do not replace the
   /// handler or destroy the Client from inside it.
   void set_push_handler(PushHandler handler) { push_handler_ = std::move(handler); }
   /// Called on every state change.
@@ -185,6 +208,8 @@ class Client {
   void fail_calls(std::uint64_t gen, boost::system::error_code error);
   Status enqueue(wire::FramePtr frame, bool raw);
   asio::awaitable<Result<proto::LoginOk>> login_request(proto::ClientFrame frame);
+  asio::awaitable<Result<proto::RoomJoined>> room_request(proto::ClientFrame frame);
+  asio::awaitable<Status> ok_request(proto::ClientFrame frame);
 
   // Incoming frames.
   void on_frame(Connection& conn, proto::ServerFrame frame);

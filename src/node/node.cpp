@@ -71,7 +71,9 @@ auth::AuthOptions auth_options(const config::Config& c) {
 
 }  // namespace
 
-Node::Node(config::Config config) : config_(std::move(config)), metrics_(registry_) {
+Node::Node(config::Config config, room::RoomTypes room_types)
+    : config_(std::move(config)), room_types_(std::move(room_types)), metrics_(registry_) {
+  if (!room_types_.find(room::kRelayType)) room_types_.add(room::make_relay_type(config_.lobby.chat_max_bytes));
   // Protobuf logs an ERROR line for every string field with invalid UTF-8: untrusted clients
   // could flood the log. Decoding failures are counted (sb_errors_total) instead.
   google::protobuf::SetLogHandler(nullptr);
@@ -88,7 +90,7 @@ Node::Node(config::Config config) : config_(std::move(config)), metrics_(registr
   backbone_ = backbone::make_inproc_backbone();
   auth_ = std::make_unique<auth::AuthService>(
       auth_options(config_), [so] { return store::open_store(so); }, clock_);
-  NodeServices svc{config_, *backbone_, *auth_, *tokens_, metrics_, clock_};
+  NodeServices svc{config_, *backbone_, *auth_, *tokens_, metrics_, clock_, room_types_};
   for (ShardIndex i = 0; i < config_.shards; ++i) shards_.push_back(std::make_unique<Shard>(i, svc));
 }
 

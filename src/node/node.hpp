@@ -33,7 +33,8 @@ class Node {
  public:
   /// Prepares the node (opens the store, creates the data directory and token secret).
   /// Throws std::runtime_error on start-up failure.
-  explicit Node(config::Config config);
+  /// `room_types` are the game rooms this node can host (the lobby is built in).
+  explicit Node(config::Config config, room::RoomTypes room_types = {});
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -73,6 +74,7 @@ class Node {
   std::optional<T> run_store_job(std::function<T(store::Store&)> job);
 
   config::Config config_;
+  room::RoomTypes room_types_;
   SystemClock clock_;
   metrics::Registry registry_;
   NodeMetrics metrics_;

@@ -18,7 +18,11 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       connections_refused(r.counter("sb_connections_refused_total", "Connections refused at the limit")),
       resumes(r.counter("sb_resumes_total", "Successful resumes with a token")),
       chat_messages(r.counter("sb_chat_messages_total", "Chat messages accepted")),
-      broadcast_deliveries(r.counter("sb_broadcast_deliveries_total", "Room events queued to members")) {
+      broadcast_deliveries(r.counter("sb_broadcast_deliveries_total", "Room events queued to members")),
+      game_messages(r.counter("sb_game_messages_total", "Game messages (inputs, actions) received from clients")),
+      rooms_created(r.counter("sb_rooms_created_total", "Rooms opened (lobbies and games)")),
+      rooms_ended(r.counter("sb_rooms_ended_total", "Game rooms that ended with results")),
+      room_ticks(r.counter("sb_room_ticks_total", "Game ticks run by hosted rooms")) {
   using session::State;
   for (State s : {State::awaiting_hello, State::visitor, State::authenticated, State::in_lobby,
                   State::in_room, State::closed}) {

@@ -41,6 +41,10 @@ struct NodeMetrics {
   metrics::Counter& resumes;
   metrics::Counter& chat_messages;
   metrics::Counter& broadcast_deliveries;
+  metrics::Counter& game_messages;
+  metrics::Counter& rooms_created;
+  metrics::Counter& rooms_ended;
+  metrics::Counter& room_ticks;
 };
 
 }  // namespace sb::node

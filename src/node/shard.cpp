@@ -37,6 +37,13 @@ std::optional<Request> request_of(const proto::ClientFrame& f) {
     case proto::ClientFrame::kPing: return Request::ping;
     case proto::ClientFrame::kChat: return Request::chat;
     case proto::ClientFrame::kMembers: return Request::members;
+    case proto::ClientFrame::kCreateRoom: return Request::create_room;
+    case proto::ClientFrame::kJoinRoom: return Request::join_room;
+    case proto::ClientFrame::kAutoJoin: return Request::auto_join;
+    case proto::ClientFrame::kLeaveRoom: return Request::leave_room;
+    case proto::ClientFrame::kLockRoom: return Request::lock_room;
+    case proto::ClientFrame::kListRooms: return Request::list_rooms;
+    case proto::ClientFrame::kGame: return Request::game;
     default: return std::nullopt;
   }
 }
@@ -50,6 +57,24 @@ bool valid_zone(const std::string& z) {
 }
 
 std::string room_subject(RoomId r) { return "sb.room." + std::to_string(r.value); }
+
+/// Creation parameters a client may pass: at most 16, keys 1..32 bytes, values up to 256.
+bool valid_params(const google::protobuf::Map<std::string, std::string>& params) {
+  if (params.size() > 16) return false;
+  for (const auto& [k, v] : params) {
+    if (k.empty() || k.size() > 32 || v.size() > 256) return false;
+  }
+  return true;
+}
+
+room::Params to_params(const google::protobuf::Map<std::string, std::string>& params) {
+  return room::Params(params.begin(), params.end());
+}
+
+void set_error(pi::RoomReply& reply, Errc e, std::string message) {
+  reply.set_errc(static_cast<std::uint32_t>(e));
+  reply.set_message(message.empty() ? std::string(errc_name(e)) : std::move(message));
+}
 
 }  // namespace
 
@@ -268,6 +293,13 @@ void Shard::dispatch(Conn& c, proto::ClientFrame& f) {
     case Request::logout: return on_logout(c, rid);
     case Request::chat: return on_chat(c, rid, *f.mutable_chat());
     case Request::members: return on_members(c, rid);
+    case Request::create_room: return on_create_room(c, rid, *f.mutable_create_room());
+    case Request::join_room: return on_join_room(c, rid, f.join_room());
+    case Request::auto_join: return on_auto_join(c, rid, *f.mutable_auto_join());
+    case Request::leave_room: return on_leave_room(c, rid);
+    case Request::lock_room: return on_lock_room(c, rid, f.lock_room().locked());
+    case Request::list_rooms: return on_list_rooms(c, rid, f.list_rooms());
+    case Request::game: return on_game(c, rid, *f.mutable_game());
     case Request::ping: {
       proto::ServerFrame out;
       out.set_request_id(rid);
@@ -443,6 +475,203 @@ void Shard::on_members(Conn& c, std::uint32_t rid) {
     }
     send(*cc, out);
   });
+}
+
+void Shard::reply_error(net::ConnId cid, std::uint32_t rid, const pi::RoomReply& reply) {
+  Conn* c = find_conn(cid);
+  if (!c) return;
+  c->fsm.finish();
+  send_error(*c, rid, reply.errc() ? static_cast<Errc>(reply.errc()) : Errc::internal, reply.message());
+}
+
+void Shard::on_create_room(Conn& c, std::uint32_t rid, proto::CreateRoom& r) {
+  Session* s = find_session(c.session);
+  const room::RoomType* type = svc_.room_types.find(r.type());
+  std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+  std::string problem;
+  if (!s) problem = "no session";
+  else if (!type || !type->client_creatable) problem = "unknown room type '" + r.type() + "'";
+  else if (!valid_zone(zone)) problem = "zone must be 1..32 chars of [A-Za-z0-9_-]";
+  else if (!valid_params(r.params())) problem = "at most 16 params, keys 1..32 bytes, values up to 256 bytes";
+  if (!problem.empty()) {
+    c.fsm.finish();
+    send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, problem);
+    return;
+  }
+  // Rooms a client creates live on the shard it is connected to: connections are spread over
+  // the shards by the kernel, so rooms are too. The creation runs here and now.
+  pi::RoomRequest req;
+  req.set_player_id(s->player.value);
+  req.set_name(s->name);
+  auto* cr = req.mutable_create();
+  cr->set_type(r.type());
+  cr->set_zone(zone);
+  cr->set_capacity(r.capacity());
+  *cr->mutable_params() = r.params();
+  cr->set_locked(r.locked());
+  const SessionId sid = s->id;
+  auto reply = handle_room(req);
+  if (reply.errc() != 0) return reply_error(c.io->id(), rid, reply);
+  const RoomId room{reply.room_id()};
+  subscribe_room(room);
+  enter_room(sid, room, reply, rid);
+}
+
+void Shard::on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r) {
+  Session* s = find_session(c.session);
+  const RoomId room{r.room_id()};
+  if (!s || !room.valid()) {
+    c.fsm.finish();
+    send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, s ? "room_id required" : "no session");
+    return;
+  }
+  // Subscribe first: every event after the join is then either in the reply or arrives after it.
+  subscribe_room(room);
+  pi::RoomRequest req;
+  req.set_room_id(room.value);
+  req.set_player_id(s->player.value);
+  req.set_name(s->name);
+  req.mutable_join()->set_spectator(r.spectator());
+  const net::ConnId cid = c.io->id();
+  const SessionId sid = s->id;
+  room_call(room, std::move(req), [this, cid, rid, sid, room, player = s->player](pi::RoomReply reply) {
+    if (reply.errc() != 0) {
+      remove_room_member(room, SessionId{});  // drops the subscription if nobody local is there
+      return reply_error(cid, rid, reply);
+    }
+    if (!find_session(sid)) return give_back_seat(player, room);
+    enter_room(sid, room, reply, rid);
+  });
+}
+
+void Shard::on_auto_join(Conn& c, std::uint32_t rid, proto::AutoJoin& r) {
+  Session* s = find_session(c.session);
+  const room::RoomType* type = svc_.room_types.find(r.type());
+  std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+  std::string problem;
+  if (!s) problem = "no session";
+  else if (!type || !type->client_creatable) problem = "unknown room type '" + r.type() + "'";
+  else if (!valid_zone(zone)) problem = "zone must be 1..32 chars of [A-Za-z0-9_-]";
+  else if (!valid_params(r.params())) problem = "at most 16 params, keys 1..32 bytes, values up to 256 bytes";
+  if (!problem.empty()) {
+    c.fsm.finish();
+    send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, problem);
+    return;
+  }
+  // The (zone, type) home shard hosts every auto-joined room of that pair and places players in
+  // one step (fullest room with space, else a new one): exact under any number of racing joins.
+  pi::RoomRequest req;
+  req.set_player_id(s->player.value);
+  req.set_name(s->name);
+  auto* aj = req.mutable_auto_join();
+  aj->set_type(r.type());
+  aj->set_zone(zone);
+  *aj->mutable_params() = r.params();
+  const net::ConnId cid = c.io->id();
+  const SessionId sid = s->id;
+  shard_call(zone_home(zone, r.type()), std::move(req),
+             [this, cid, rid, sid, player = s->player](pi::RoomReply reply) {
+               if (reply.errc() != 0) return reply_error(cid, rid, reply);
+               const RoomId room{reply.room_id()};
+               if (!find_session(sid)) return give_back_seat(player, room);
+               // The room was unknown before the reply: subscribe now and ask for the snapshot.
+               subscribe_room(room);
+               pi::RoomRequest again;
+               again.set_room_id(room.value);
+               again.set_player_id(player.value);
+               again.mutable_reattach()->set_last_seq(0);
+               room_call(room, std::move(again), [this, cid, rid, sid, room, player](pi::RoomReply r2) {
+                 if (r2.errc() != 0) {
+                   remove_room_member(room, SessionId{});
+                   return reply_error(cid, rid, r2);
+                 }
+                 if (!find_session(sid)) return give_back_seat(player, room);
+                 enter_room(sid, room, r2, rid);
+               });
+             });
+}
+
+void Shard::on_leave_room(Conn& c, std::uint32_t rid) {
+  Session* s = find_session(c.session);
+  c.fsm.finish();
+  if (!s || !s->room.valid() || s->room_type == room::kLobbyType) {
+    send_error(c, rid, Errc::bad_state, "not in a game room");
+    return;
+  }
+  leave_current_room(*s, room::LeaveReason::left);
+  proto::ServerFrame out;
+  out.set_request_id(rid);
+  out.mutable_ok();
+  send(c, out);
+  join_zone_lobby(s->id, 0);
+}
+
+void Shard::on_lock_room(Conn& c, std::uint32_t rid, bool locked) {
+  Session* s = find_session(c.session);
+  if (!s || !s->room.valid()) {
+    c.fsm.finish();
+    send_error(c, rid, Errc::bad_state, "not in a room");
+    return;
+  }
+  pi::RoomRequest req;
+  req.set_room_id(s->room.value);
+  req.set_player_id(s->player.value);
+  req.mutable_lock()->set_locked(locked);
+  const net::ConnId cid = c.io->id();
+  room_call(s->room, std::move(req), [this, cid, rid](pi::RoomReply reply) {
+    if (reply.errc() != 0) return reply_error(cid, rid, reply);
+    Conn* cc = find_conn(cid);
+    if (!cc) return;
+    cc->fsm.finish();
+    proto::ServerFrame out;
+    out.set_request_id(rid);
+    out.mutable_ok();
+    send(*cc, out);
+  });
+}
+
+void Shard::on_list_rooms(Conn& c, std::uint32_t rid, const proto::ListRooms& r) {
+  c.fsm.finish();
+  Session* s = find_session(c.session);
+  const std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+  if (!valid_zone(zone)) {
+    send_error(c, rid, Errc::invalid_argument, "zone must be 1..32 chars of [A-Za-z0-9_-]");
+    return;
+  }
+  // Served from this shard's replica of the zone directory: no host is asked.
+  proto::ServerFrame out;
+  out.set_request_id(rid);
+  auto* list = out.mutable_room_list();
+  list->set_zone(zone);
+  for (const auto& e : zones_.list(zone)) {
+    if (!r.type().empty() && e.type != r.type()) continue;
+    auto* info = list->add_rooms();
+    info->set_room_id(e.room.value);
+    info->set_room_type(e.type);
+    info->set_zone(e.zone);
+    info->set_players(e.count);
+    info->set_capacity(e.capacity);
+    info->set_locked(e.locked);
+    info->set_spectators(e.spectators);
+    if (list->rooms_size() >= 1000) break;  // keeps the answer well under the frame limit
+  }
+  send(c, out);
+}
+
+void Shard::on_game(Conn& c, std::uint32_t rid, proto::GameMessage& r) {
+  // Fire-and-forget: not the request in flight (the FSM admitted it without marking one).
+  Session* s = find_session(c.session);
+  if (!s || !s->room.valid() || s->room_type == room::kLobbyType) {
+    send_error(c, rid, Errc::bad_state, "not in a game room");
+    return;
+  }
+  svc_.metrics.game_messages.inc();
+  pi::RoomRequest req;
+  req.set_room_id(s->room.value);
+  req.set_player_id(s->player.value);
+  req.mutable_message()->set_data(std::move(*r.mutable_data()));
+  req.mutable_message()->set_request_id(rid);
+  room_send(s->room, std::move(req));
 }
 
 // ------------------------------------------------------------------ session ownership
@@ -621,7 +850,7 @@ void Shard::finish_claim(const Claim& cl, const pi::SessionState& state, proto::
     sessions_.at(sid).room = old_room;
     attach_to_room(sid, old_room, cl.last_seq);
   } else {
-    auto_join(sid, 0);
+    join_zone_lobby(sid, 0);
   }
 }
 
@@ -638,19 +867,37 @@ void Shard::detach(Session& s) {
   }
 }
 
+void Shard::leave_current_room(Session& s, room::LeaveReason why) {
+  if (!s.room.valid()) return;
+  const RoomId old = s.room;
+  remove_room_member(old, s.id);
+  s.room = {};
+  s.room_type.clear();
+  pi::RoomRequest req;
+  req.set_room_id(old.value);
+  req.set_player_id(s.player.value);
+  req.mutable_leave()->set_reason(static_cast<std::uint32_t>(why));
+  room_send(old, std::move(req));
+}
+
+void Shard::give_back_seat(PlayerId player, RoomId room) {
+  // The session ended while joining. Unless the player has a session again (a take-over: that
+  // session owns the seat now and its own join is a no-op re-join), free the seat.
+  remove_room_member(room, SessionId{});
+  if (svc_.backbone.kv_get(session_key(player))) return;
+  pi::RoomRequest leave;
+  leave.set_room_id(room.value);
+  leave.set_player_id(player.value);
+  leave.mutable_leave();
+  room_send(room, std::move(leave));
+}
+
 void Shard::end_session(SessionId sid, room::LeaveReason why) {
   auto it = sessions_.find(sid);
   if (it == sessions_.end()) return;
   Session& s = it->second;
   if (!s.conn.valid()) svc_.metrics.sessions_detached.add(-1);
-  if (s.room.valid()) {
-    remove_room_member(s.room, sid);
-    pi::RoomRequest req;
-    req.set_room_id(s.room.value);
-    req.set_player_id(s.player.value);
-    req.mutable_leave()->set_reason(static_cast<std::uint32_t>(why));
-    room_send(s.room, std::move(req));
-  }
+  leave_current_room(s, why);
   // Remove the ownership record only if it is still ours.
   const std::string key = session_key(s.player);
   if (auto e = svc_.backbone.kv_get(key)) {
@@ -665,7 +912,7 @@ void Shard::end_session(SessionId sid, room::LeaveReason why) {
 
 // ------------------------------------------------------------------ rooms, member side
 
-void Shard::auto_join(SessionId sid, int attempt) {
+void Shard::join_zone_lobby(SessionId sid, int attempt) {
   Session* s = find_session(sid);
   if (!s) return;
   if (attempt >= 5) {
@@ -679,26 +926,25 @@ void Shard::auto_join(SessionId sid, int attempt) {
   req.set_player_id(s->player.value);
   req.set_name(s->name);
   req.mutable_join_lobby()->set_zone(s->zone);
-  spdlog::debug("shard {}: session {} auto-join zone {} (attempt {})", index_, sid.value, s->zone, attempt);
-  shard_call(zone_home(s->zone), std::move(req), [this, sid, attempt, player = s->player](pi::RoomReply reply) {
-    const RoomId room{reply.room_id()};
-    Session* ss = find_session(sid);
-    if (!ss) {
-      // The session ended while joining: give the seat back, unless the player has a session
-      // again (a take-over): that session owns the seat now (its own join is a no-op re-join).
-      if (reply.errc() == 0 && !svc_.backbone.kv_get(session_key(player))) {
-        pi::RoomRequest leave;
-        leave.set_room_id(room.value);
-        leave.set_player_id(player.value);
-        leave.mutable_leave();
-        room_send(room, std::move(leave));
-      }
-      return;
-    }
-    if (reply.errc() != 0) return auto_join(sid, attempt + 1);
-    ss->room = room;
-    attach_to_room(sid, room, 0);
-  });
+  spdlog::debug("shard {}: session {} joins the lobby of zone {} (attempt {})", index_, sid.value, s->zone, attempt);
+  shard_call(zone_home(s->zone, room::kLobbyType), std::move(req),
+             [this, sid, attempt, player = s->player](pi::RoomReply reply) {
+               const RoomId room{reply.room_id()};
+               Session* ss = find_session(sid);
+               if (!ss) {
+                 if (reply.errc() == 0) give_back_seat(player, room);
+                 return;
+               }
+               if (reply.errc() != 0) return join_zone_lobby(sid, attempt + 1);
+               if (ss->room.valid() && ss->room != room) {
+                 // Entered another room meanwhile (a join raced this): this lobby seat is not needed.
+                 give_back_seat(player, room);
+                 return;
+               }
+               ss->room = room;
+               ss->room_type = room::kLobbyType;
+               attach_to_room(sid, room, 0);
+             });
 }
 
 void Shard::attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq) {
@@ -714,38 +960,73 @@ void Shard::attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq) {
   req.mutable_reattach()->set_last_seq(last_seq);
   room_call(room, std::move(req), [this, sid, room](pi::RoomReply reply) {
     Session* ss = find_session(sid);
-    if (!ss) return;
+    if (!ss) {
+      remove_room_member(room, SessionId{});
+      return;
+    }
+    if (ss->room != room) {  // moved on (kicked, left) while this was in flight
+      remove_room_member(room, SessionId{});
+      return;
+    }
     if (reply.errc() != 0) {
-      // The room is gone or no longer has the seat: place the player afresh.
+      // The room is gone or no longer has the seat: back to the zone's lobby.
       ss->room = {};
-      auto rs = room_subs_.find(room);
-      if (rs != room_subs_.end() && rs->second.sessions.empty()) {
-        svc_.backbone.unsubscribe(rs->second.sub);
-        room_subs_.erase(rs);
-      }
-      return auto_join(sid, 0);
+      ss->room_type.clear();
+      remove_room_member(room, SessionId{});
+      return join_zone_lobby(sid, 0);
     }
     enter_room(sid, room, reply);
   });
 }
 
-ShardIndex Shard::zone_home(const std::string& zone) const {
+ShardIndex Shard::zone_home(const std::string& zone, const std::string& type) const {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across processes and builds
   for (unsigned char ch : zone) h = (h ^ ch) * 1099511628211ull;
+  if (type != room::kLobbyType) {
+    h = (h ^ '/') * 1099511628211ull;
+    for (unsigned char ch : type) h = (h ^ ch) * 1099511628211ull;
+  }
   return static_cast<ShardIndex>(h % std::max<std::uint32_t>(1, cfg_.shards));
 }
 
-void Shard::enter_room(SessionId sid, RoomId room, const pi::RoomReply& reply) {
+void Shard::enter_room(SessionId sid, RoomId room, const pi::RoomReply& reply, std::uint32_t rid) {
   Session* s = find_session(sid);
-  spdlog::debug("shard {}: session {} enters room {} ({} frames, found {})", index_, sid.value, room.value, reply.frames_size(), s != nullptr);
+  spdlog::debug("shard {}: session {} enters room {} ({} frames, found {})", index_, sid.value, room.value,
+                reply.frames_size(), s != nullptr);
   if (!s) return;
+  if (s->room.valid() && s->room != room) {
+    leave_current_room(*s, room::LeaveReason::left);
+    s->room_seq = 0;
+  } else if (s->room != room) {
+    s->room_seq = 0;
+  }
   s->room = room;
+  if (!reply.room_type().empty()) s->room_type = reply.room_type();
   s->room_seq = std::max(s->room_seq, reply.seq());
   add_room_member(room, sid);
   Conn* c = find_conn(s->conn);
   if (!c) return;
-  for (const auto& payload : reply.frames()) send_frame(*c, wire::frame_from_payload(payload));
-  if (c->fsm.state() == State::authenticated) set_state(*c, State::in_lobby);
+  bool answered = rid == 0;
+  for (const auto& payload : reply.frames()) {
+    if (!answered) {
+      // The first frame (the RoomJoined snapshot) is the answer to the request.
+      proto::ServerFrame f;
+      if (f.ParseFromString(payload) && f.has_room_joined()) {
+        f.set_request_id(rid);
+        c->fsm.finish();
+        send(*c, f);
+        answered = true;
+        continue;
+      }
+    }
+    send_frame(*c, wire::frame_from_payload(payload));
+  }
+  if (!answered) {
+    c->fsm.finish();
+    send_error(*c, rid, Errc::internal, "room reply without a snapshot");
+  }
+  const State want = s->room_type == room::kLobbyType ? State::in_lobby : State::in_room;
+  if (c->fsm.state() != State::closed) set_state(*c, want);
 }
 
 void Shard::subscribe_room(RoomId room) {
@@ -776,11 +1057,62 @@ void Shard::remove_room_member(RoomId room, SessionId sid) {
 void Shard::on_room_broadcast(const backbone::Message& m) {
   pi::RoomBroadcast b;
   if (!b.ParseFromString(m.payload)) return;
-  auto it = room_subs_.find(RoomId{b.room_id()});
+  const RoomId room{b.room_id()};
+  auto it = room_subs_.find(room);
   if (it == room_subs_.end()) return;
-  if (b.closed()) return;
+  if (b.has_removed()) {
+    // The room removed a player by itself (kick, end): tell it, and back to the lobby.
+    auto p = by_player_.find(PlayerId{b.removed().player_id()});
+    if (p == by_player_.end()) return;
+    Session* s = find_session(p->second);
+    if (!s || s->room != room) return;
+    remove_room_member(room, s->id);
+    s->room = {};
+    s->room_type.clear();
+    s->room_seq = 0;
+    if (Conn* c = find_conn(s->conn)) {
+      proto::ServerFrame out;
+      auto* left = out.mutable_room_left();
+      left->set_room_id(room.value);
+      left->set_reason(b.removed().reason());
+      left->set_message(b.removed().message());
+      send(*c, out);
+    }
+    join_zone_lobby(s->id, 0);
+    return;
+  }
+  if (b.has_message_error()) {
+    auto p = by_player_.find(PlayerId{b.to_player()});
+    if (p == by_player_.end()) return;
+    Session* s = find_session(p->second);
+    if (!s || s->room != room) return;
+    if (Conn* c = find_conn(s->conn)) {
+      send_error(*c, b.message_error().request_id(), static_cast<Errc>(b.message_error().errc()),
+                 b.message_error().message());
+    }
+    return;
+  }
+  if (b.closed()) {
+    if (it->second.sessions.empty()) {
+      svc_.backbone.unsubscribe(it->second.sub);
+      room_subs_.erase(it);
+    }
+    return;
+  }
   // One frame per shard, shared by every local member.
   const wire::FramePtr frame = wire::frame_from_payload(b.frame());
+  if (b.to_player() != 0) {
+    auto p = by_player_.find(PlayerId{b.to_player()});
+    if (p == by_player_.end()) return;
+    Session* s = find_session(p->second);
+    if (!s || s->room != room || s->room_seq >= b.seq()) return;
+    Conn* c = find_conn(s->conn);
+    if (!c) return;  // detached: the replay on reattach covers it
+    s->room_seq = b.seq();
+    send_frame(*c, frame);
+    svc_.metrics.broadcast_deliveries.inc();
+    return;
+  }
   for (SessionId sid : it->second.sessions) {
     Session* s = find_session(sid);
     if (!s || s->room_seq >= b.seq()) continue;
@@ -830,69 +1162,184 @@ void Shard::room_send(RoomId room, pi::RoomRequest req) {
 
 // ------------------------------------------------------------------ rooms, owner side
 
+Result<room::Room*> Shard::open_room(const std::string& type_name, const std::string& zone, std::uint32_t capacity,
+                                     PlayerId owner, const room::Params& params, std::string& error) {
+  const room::RoomType* type = svc_.room_types.find(type_name);
+  if (!type) {
+    error = "unknown room type '" + type_name + "'";
+    return fail(Errc::invalid_argument);
+  }
+  if (capacity == 0) capacity = type->default_capacity;
+  if (capacity < type->min_capacity || capacity > type->max_capacity) {
+    error = "capacity of a " + type_name + " room must be " + std::to_string(type->min_capacity) + ".." +
+            std::to_string(type->max_capacity);
+    return fail(Errc::invalid_argument);
+  }
+  room::RoomSpec spec;
+  spec.id = RoomId{minter_.next()};
+  spec.type = type_name;
+  spec.zone = zone;
+  spec.capacity = capacity;
+  spec.max_spectators = type->max_spectators;
+  spec.log_size = type->log_size;
+  spec.presence_events = type->presence_events;
+  spec.owner = owner;
+  spec.params = params;
+  auto handler = type->make(spec, error);
+  if (!handler) {
+    if (error.empty()) error = "invalid room parameters";
+    return fail(Errc::invalid_argument);
+  }
+  auto hosted = std::make_unique<HostedRoom>(HostedRoom{nullptr, asio::steady_timer(io_), std::nullopt});
+  hosted->room = std::make_unique<room::Room>(std::move(spec), std::move(*handler), svc_.clock);
+  room::Room* r = hosted->room.get();
+  rooms_.emplace(r->id(), std::move(hosted));
+  zones_.upsert({r->id(), r->spec().type, zone, 0, r->spec().capacity, false, 0});
+  dirty_rooms_.insert(r->id());
+  svc_.metrics.rooms.add(1);
+  svc_.metrics.rooms_created.inc();
+  return r;
+}
+
 RoomId Shard::create_lobby(const std::string& zone) {
   const RoomId id{minter_.next()};
-  room::RoomSpec spec{id, room::kLobbyType, zone, cfg_.lobby.capacity, cfg_.lobby.log_size,
-                      cfg_.lobby.presence_events};
-  rooms_.emplace(id, std::make_unique<room::Room>(spec, std::make_unique<room::LobbyHandler>(cfg_.lobby.chat_max_bytes),
-                                                  svc_.clock));
-  zones_.upsert({id, room::kLobbyType, zone, 0, cfg_.lobby.capacity});
+  room::RoomSpec spec{id, room::kLobbyType, zone, cfg_.lobby.capacity, 0, cfg_.lobby.log_size,
+                      cfg_.lobby.presence_events, true, PlayerId{}, {}};
+  auto hosted = std::make_unique<HostedRoom>(HostedRoom{nullptr, asio::steady_timer(io_), std::nullopt});
+  hosted->room = std::make_unique<room::Room>(
+      spec, std::make_unique<room::LobbyHandler>(cfg_.lobby.chat_max_bytes), svc_.clock);
+  rooms_.emplace(id, std::move(hosted));
+  zones_.upsert({id, room::kLobbyType, zone, 0, cfg_.lobby.capacity, false, 0});
   dirty_rooms_.insert(id);
   svc_.metrics.rooms.add(1);
+  svc_.metrics.rooms_created.inc();
   return id;
+}
+
+void Shard::join_into(room::Room& r, const pi::RoomRequest& req, bool spectator, pi::RoomReply& reply) {
+  const PlayerId player{req.player_id()};
+  room::Refusal refusal;
+  auto st = r.join(player, req.name(), spectator, &refusal);
+  reply.set_room_id(r.id().value);
+  reply.set_room_type(r.spec().type);
+  if (!st) {
+    const Errc e = to_errc(st.error());
+    set_error(reply, e, e == Errc::refused ? refusal.reason : std::string());
+    return;
+  }
+  for (auto& f : r.catch_up(player, 0)) reply.add_frames(std::string(f->payload()));
+  reply.set_seq(r.seq());
 }
 
 pi::RoomReply Shard::join_lobby(const pi::RoomRequest& req) {
   const std::string& zone = req.join_lobby().zone();
   room::Room* best = nullptr;
-  for (auto& [id, r] : rooms_) {
+  for (auto& [id, h] : rooms_) {
+    room::Room* r = h->room.get();
     if (r->spec().type != room::kLobbyType || r->spec().zone != zone || r->full()) continue;
-    if (!best || r->size() > best->size() || (r->size() == best->size() && id < best->id())) best = r.get();
+    if (!best || r->size() > best->size() || (r->size() == best->size() && id < best->id())) best = r;
   }
-  if (!best) best = rooms_.at(create_lobby(zone)).get();
+  if (!best) best = rooms_.at(create_lobby(zone))->room.get();
   pi::RoomReply reply;
   auto st = best->join(PlayerId{req.player_id()}, req.name());
-  if (!st) {
-    reply.set_errc(static_cast<std::uint32_t>(to_errc(st.error())));
-    reply.set_message(std::string(errc_name(to_errc(st.error()))));
-  }
+  if (!st) set_error(reply, to_errc(st.error()), {});
   reply.set_room_id(best->id().value);
+  reply.set_room_type(room::kLobbyType);
   reply.set_seq(best->seq());
   flush_room(*best);
   return reply;
 }
 
+pi::RoomReply Shard::create_room(const pi::RoomRequest& req) {
+  const auto& c = req.create();
+  pi::RoomReply reply;
+  std::string error;
+  auto r = open_room(c.type(), c.zone(), c.capacity(), PlayerId{req.player_id()}, to_params(c.params()), error);
+  if (!r) {
+    set_error(reply, to_errc(r.error()), error);
+    return reply;
+  }
+  room::Room& room = **r;
+  join_into(room, req, false, reply);
+  if (reply.errc() == 0 && c.locked()) room.set_locked(true);
+  flush_room(room);
+  return reply;
+}
+
+pi::RoomReply Shard::auto_join_room(const pi::RoomRequest& req) {
+  const auto& a = req.auto_join();
+  const PlayerId player{req.player_id()};
+  pi::RoomReply reply;
+  // Fullest room of the pair with space, never a full, locked or ended one; ties to the oldest.
+  // Rooms the game refuses this player are skipped; a new room is opened when none is left.
+  std::vector<room::Room*> candidates;
+  for (auto& [id, h] : rooms_) {
+    room::Room* r = h->room.get();
+    if (r->spec().type != a.type() || r->spec().zone != a.zone() || r->full() || r->locked() || r->ended()) continue;
+    if (r->spec().owner.valid()) continue;  // rooms a client created are joined by id
+    candidates.push_back(r);
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const room::Room* x, const room::Room* y) {
+    return x->size() != y->size() ? x->size() > y->size() : x->id() < y->id();
+  });
+  for (room::Room* r : candidates) {
+    if (r->find(player)) {  // already seated there (a retried request)
+      reply.set_room_id(r->id().value);
+      reply.set_room_type(r->spec().type);
+      reply.set_seq(r->seq());
+      return reply;
+    }
+    pi::RoomReply attempt;
+    join_into(*r, req, false, attempt);
+    flush_room(*r);
+    if (attempt.errc() == 0) return attempt;
+  }
+  std::string error;
+  auto r = open_room(a.type(), a.zone(), 0, PlayerId{}, to_params(a.params()), error);
+  if (!r) {
+    set_error(reply, to_errc(r.error()), error);
+    return reply;
+  }
+  join_into(**r, req, false, reply);
+  flush_room(**r);
+  return reply;
+}
+
 pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
   if (req.has_join_lobby()) return join_lobby(req);
+  if (req.has_create()) return create_room(req);
+  if (req.has_auto_join()) return auto_join_room(req);
   pi::RoomReply reply;
   auto it = rooms_.find(RoomId{req.room_id()});
   if (it == rooms_.end()) {
-    reply.set_errc(static_cast<std::uint32_t>(Errc::not_found));
-    reply.set_message("no such room");
+    if (req.has_message()) {
+      // Fire-and-forget: nobody waits for a reply, so tell the sender's edge directly.
+      pi::RoomBroadcast b;
+      b.set_room_id(req.room_id());
+      b.set_to_player(req.player_id());
+      auto* e = b.mutable_message_error();
+      e->set_request_id(req.message().request_id());
+      e->set_errc(static_cast<std::uint32_t>(Errc::not_found));
+      e->set_message("no such room");
+      (void)svc_.backbone.publish(room_subject(RoomId{req.room_id()}), b.SerializeAsString());
+    }
+    set_error(reply, Errc::not_found, "no such room");
     return reply;
   }
-  room::Room& r = *it->second;
+  room::Room& r = *it->second->room;
   const PlayerId player{req.player_id()};
+  reply.set_room_id(r.id().value);
+  reply.set_room_type(r.spec().type);
   auto set_err = [&](const Status& st) {
-    if (!st) {
-      reply.set_errc(static_cast<std::uint32_t>(to_errc(st.error())));
-      reply.set_message(std::string(errc_name(to_errc(st.error()))));
-    }
+    if (!st) set_error(reply, to_errc(st.error()), {});
   };
   switch (req.body_case()) {
-    case pi::RoomRequest::kJoin: {
-      auto st = r.join(player, req.name());
-      set_err(st);
-      if (st) {
-        for (auto& f : r.catch_up(player, 0)) reply.add_frames(std::string(f->payload()));
-        reply.set_seq(r.seq());
-      }
+    case pi::RoomRequest::kJoin:
+      join_into(r, req, req.join().spectator(), reply);
       break;
-    }
     case pi::RoomRequest::kReattach: {
       if (!r.find(player)) {
-        reply.set_errc(static_cast<std::uint32_t>(Errc::not_found));
-        reply.set_message("not a member any more");
+        set_error(reply, Errc::not_found, "not a member any more");
         break;
       }
       r.set_connected(player, true);
@@ -902,7 +1349,7 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
       break;
     }
     case pi::RoomRequest::kLeave:
-      r.leave(player, static_cast<room::LeaveReason>(req.leave().reason()));
+      r.leave(player, static_cast<room::LeaveReason>(std::min<std::uint32_t>(req.leave().reason(), 3)));
       break;
     case pi::RoomRequest::kPresence:
       r.set_connected(player, req.presence().connected());
@@ -913,8 +1360,27 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
     case pi::RoomRequest::kMembers:
       reply.add_members(r.members_proto().SerializeAsString());
       break;
+    case pi::RoomRequest::kLock:
+      set_err(r.request_lock(player, req.lock().locked()));
+      if (reply.errc() != 0) reply.set_message("only the room's creator may lock it");
+      break;
+    case pi::RoomRequest::kMessage: {
+      auto st = r.message(player, req.message().data());
+      if (!st) {
+        pi::RoomBroadcast b;
+        b.set_room_id(r.id().value);
+        b.set_to_player(player.value);
+        auto* e = b.mutable_message_error();
+        const Errc code = to_errc(st.error());
+        e->set_request_id(req.message().request_id());
+        e->set_errc(static_cast<std::uint32_t>(code));
+        e->set_message(code == Errc::not_found ? "not in this room" : std::string(errc_name(code)));
+        (void)svc_.backbone.publish(room_subject(r.id()), b.SerializeAsString());
+      }
+      break;
+    }
     default:
-      reply.set_errc(static_cast<std::uint32_t>(Errc::unknown_message));
+      set_error(reply, Errc::unknown_message, {});
       break;
   }
   flush_room(r);
@@ -922,25 +1388,70 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
 }
 
 void Shard::flush_room(room::Room& r) {
+  const RoomId id = r.id();
   auto out = r.take_broadcasts();
-  if (!out.empty()) dirty_rooms_.insert(r.id());
+  auto removed = r.take_removals();
+  if (!out.empty() || !removed.empty()) dirty_rooms_.insert(id);
   for (auto& b : out) {
     pi::RoomBroadcast msg;
-    msg.set_room_id(r.id().value);
+    msg.set_room_id(id.value);
     msg.set_seq(b.seq);
     msg.set_frame(std::string(b.frame->payload()));
-    (void)svc_.backbone.publish(room_subject(r.id()), msg.SerializeAsString());
+    msg.set_to_player(b.to.value);
+    (void)svc_.backbone.publish(room_subject(id), msg.SerializeAsString());
   }
-  zones_.upsert({r.id(), r.spec().type, r.spec().zone, r.size(), r.spec().capacity});
-  if (r.empty()) {
-    // An empty lobby closes; a later login creates a fresh one.
-    const RoomId id = r.id();
+  for (auto& rm : removed) {
+    pi::RoomBroadcast msg;
+    msg.set_room_id(id.value);
+    auto* x = msg.mutable_removed();
+    x->set_player_id(rm.player.value);
+    x->set_reason(static_cast<std::uint32_t>(rm.reason));
+    x->set_message(rm.message);
+    (void)svc_.backbone.publish(room_subject(id), msg.SerializeAsString());
+  }
+  if (r.ended() || (r.empty() && r.spec().close_when_empty)) {
+    // An ended or empty room closes; a later join opens a fresh one.
+    pi::RoomBroadcast msg;
+    msg.set_room_id(id.value);
+    msg.set_closed(true);
+    (void)svc_.backbone.publish(room_subject(id), msg.SerializeAsString());
     zones_.remove(id);
     closed_rooms_.emplace(id, r.spec().zone);
     dirty_rooms_.insert(id);
-    rooms_.erase(id);
+    if (r.ended()) svc_.metrics.rooms_ended.inc();
+    rooms_.erase(id);  // cancels its timer; `r` is gone after this line
     svc_.metrics.rooms.add(-1);
+    return;
   }
+  zones_.upsert({id, r.spec().type, r.spec().zone, r.size(), r.spec().capacity, r.locked(), r.spectators()});
+  auto it = rooms_.find(id);
+  if (it != rooms_.end()) arm_room(*it->second);
+}
+
+void Shard::arm_room(HostedRoom& h) {
+  const auto due = h.room->next_deadline();
+  if (due == h.armed) return;
+  h.armed = due;
+  if (!due) {
+    h.timer.cancel();
+    return;
+  }
+  h.timer.expires_at(*due);
+  h.timer.async_wait([this, id = h.room->id()](boost::system::error_code ec) {
+    if (ec) return;
+    on_room_due(id);
+  });
+}
+
+void Shard::on_room_due(RoomId id) {
+  auto it = rooms_.find(id);
+  if (it == rooms_.end()) return;
+  HostedRoom& h = *it->second;
+  h.armed.reset();
+  const std::uint64_t before = h.room->ticks();
+  h.room->advance(svc_.clock.now());
+  svc_.metrics.room_ticks.inc(h.room->ticks() - before);
+  flush_room(*h.room);  // re-arms (or closes the room if the handler ended it)
 }
 
 void Shard::push_zone_counts() {
@@ -952,7 +1463,7 @@ void Shard::push_zone_counts() {
       }
       continue;
     }
-    const room::Room& r = *it->second;
+    const room::Room& r = *it->second->room;
     pi::ZoneRoom z;
     z.set_room_id(id.value);
     z.set_room_type(r.spec().type);
@@ -961,6 +1472,8 @@ void Shard::push_zone_counts() {
     z.set_shard(index_);
     z.set_count(r.size());
     z.set_capacity(r.spec().capacity);
+    z.set_locked(r.locked());
+    z.set_spectators(r.spectators());
     (void)svc_.backbone.kv_put(room::zone_key(r.spec().zone, id), z.SerializeAsString());
   }
   dirty_rooms_.clear();
@@ -972,13 +1485,13 @@ void Shard::on_zone_event(const backbone::KvEvent& ev) {
     const auto dot = ev.entry.key.rfind('.');
     if (dot == std::string::npos) return;
     const RoomId id{std::strtoull(ev.entry.key.c_str() + dot + 1, nullptr, 10)};
-    if (shard_of(id.value) != index_) zones_.remove(id);
+    if (!rooms_.count(id)) zones_.remove(id);
     return;
   }
   pi::ZoneRoom z;
   if (!z.ParseFromString(ev.entry.value)) return;
   if (z.node() == cfg_.node_name && z.shard() == index_) return;  // own rooms are applied directly
-  zones_.upsert({RoomId{z.room_id()}, z.room_type(), z.zone(), z.count(), z.capacity()});
+  zones_.upsert({RoomId{z.room_id()}, z.room_type(), z.zone(), z.count(), z.capacity(), z.locked(), z.spectators()});
 }
 
 // ------------------------------------------------------------------ inbox

@@ -37,6 +37,7 @@
 #include "net/connection.hpp"
 #include "node/node_metrics.hpp"
 #include "room/room.hpp"
+#include "room/room_types.hpp"
 #include "room/zone_directory.hpp"
 #include "session/session_fsm.hpp"
 #include "switchboard.pb.h"
@@ -53,6 +54,7 @@ struct NodeServices {
   const auth::TokenSigner& tokens;
   NodeMetrics& metrics;
   const Clock& clock;
+  const room::RoomTypes& room_types;
 };
 
 class Shard final : public net::ConnectionEvents {
@@ -102,6 +104,7 @@ class Shard final : public net::ConnectionEvents {
     std::string zone;
     net::ConnId conn;           // invalid while detached
     RoomId room;                // invalid until in a room
+    std::string room_type;      // type of `room` ("lobby" or a game)
     std::uint64_t room_seq = 0; // last room event seq queued to the client
     std::uint64_t token_id = 0;
     TimePoint held_until{};     // meaningful while detached
@@ -131,6 +134,15 @@ class Shard final : public net::ConnectionEvents {
   void on_logout(Conn& c, std::uint32_t rid);
   void on_chat(Conn& c, std::uint32_t rid, proto::ChatSend& r);
   void on_members(Conn& c, std::uint32_t rid);
+  void on_create_room(Conn& c, std::uint32_t rid, proto::CreateRoom& r);
+  void on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r);
+  void on_auto_join(Conn& c, std::uint32_t rid, proto::AutoJoin& r);
+  void on_leave_room(Conn& c, std::uint32_t rid);
+  void on_lock_room(Conn& c, std::uint32_t rid, bool locked);
+  void on_list_rooms(Conn& c, std::uint32_t rid, const proto::ListRooms& r);
+  void on_game(Conn& c, std::uint32_t rid, proto::GameMessage& r);
+  /// Answers a room request that failed (finishes the in-flight request).
+  void reply_error(net::ConnId cid, std::uint32_t rid, const proto::internal::RoomReply& reply);
   void on_auth_done(net::ConnId conn, std::uint32_t rid, std::string zone, std::uint64_t last_seq,
                     auth::AuthOutcome outcome);
 
@@ -145,14 +157,21 @@ class Shard final : public net::ConnectionEvents {
   proto::internal::Route my_route(SessionId sid) const;
 
   // --- rooms: client side (any owner)
-  void auto_join(SessionId sid, int attempt);
-  void enter_room(SessionId sid, RoomId room, const proto::internal::RoomReply& reply);
+  /// Places the session in its zone's lobby (the zone's home shard picks or opens one).
+  void join_zone_lobby(SessionId sid, int attempt);
+  /// Moves a session into `room` after its owner accepted it: leaves the previous room, sends the
+  /// reply's frames (the first answers request `rid` when non-zero).
+  void enter_room(SessionId sid, RoomId room, const proto::internal::RoomReply& reply, std::uint32_t rid = 0);
+  /// Leaves the session's current room (if any) without joining another.
+  void leave_current_room(Session& s, room::LeaveReason why);
+  /// A joined room answered but the session is gone: give the seat back.
+  void give_back_seat(PlayerId player, RoomId room);
   void room_call(RoomId room, proto::internal::RoomRequest req,
                  std::function<void(proto::internal::RoomReply)> done);
   void shard_call(ShardIndex owner, proto::internal::RoomRequest req,
                   std::function<void(proto::internal::RoomReply)> done);
-  /// The shard of this node that hosts the lobbies of `zone` (stable hash of the name).
-  ShardIndex zone_home(const std::string& zone) const;
+  /// The shard of this node that hosts the auto-joined rooms of `type` in `zone` (stable hash).
+  ShardIndex zone_home(const std::string& zone, const std::string& type) const;
   void attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq);
   void room_send(RoomId room, proto::internal::RoomRequest req);
   void subscribe_room(RoomId room);
@@ -161,10 +180,27 @@ class Shard final : public net::ConnectionEvents {
   void on_room_broadcast(const backbone::Message& m);
 
   // --- rooms: owner side
+  struct HostedRoom {
+    std::unique_ptr<room::Room> room;
+    asio::steady_timer timer;
+    std::optional<TimePoint> armed;
+  };
   proto::internal::RoomReply handle_room(const proto::internal::RoomRequest& req);
   proto::internal::RoomReply join_lobby(const proto::internal::RoomRequest& req);
+  proto::internal::RoomReply create_room(const proto::internal::RoomRequest& req);
+  proto::internal::RoomReply auto_join_room(const proto::internal::RoomRequest& req);
+  /// Creates a room of a registered type here. Errc::invalid_argument (message in `error`).
+  Result<room::Room*> open_room(const std::string& type, const std::string& zone, std::uint32_t capacity,
+                                PlayerId owner, const room::Params& params, std::string& error);
   RoomId create_lobby(const std::string& zone);
+  /// Seats `player` in `r` and fills the reply (frames, seq, errors).
+  void join_into(room::Room& r, const proto::internal::RoomRequest& req, bool spectator,
+                 proto::internal::RoomReply& reply);
+  /// Publishes the room's queued events and removals, updates the zone entry, closes the room
+  /// if it ended or emptied, and re-arms its timer. Call after every operation on a room.
   void flush_room(room::Room& r);
+  void arm_room(HostedRoom& h);
+  void on_room_due(RoomId id);
   void push_zone_counts();
   void on_zone_event(const backbone::KvEvent& ev);
 
@@ -212,7 +248,7 @@ class Shard final : public net::ConnectionEvents {
   std::unordered_map<net::ConnId, Conn> conns_;
   std::unordered_map<SessionId, Session> sessions_;
   std::unordered_map<PlayerId, SessionId> by_player_;
-  std::unordered_map<RoomId, std::unique_ptr<room::Room>> rooms_;
+  std::unordered_map<RoomId, std::unique_ptr<HostedRoom>> rooms_;
   std::unordered_map<RoomId, RoomSub> room_subs_;
   std::set<RoomId> dirty_rooms_;
   std::unordered_map<RoomId, std::string> closed_rooms_;  // closed since the last push -> zone

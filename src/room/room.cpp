@@ -457,4 +457,13 @@ Status LobbyHandler::on_chat(Room& room, const Member& m, std::string_view text,
   return {};
 }
 
+Status RelayHandler::on_message(Room& room, const Member& m, std::string_view data) {
+  proto::RoomEvent ev;
+  auto* r = ev.mutable_relay();
+  r->set_from_player_id(m.player.value);
+  r->set_data(std::string(data));
+  room.broadcast(std::move(ev));
+  return {};
+}
+
 }  // namespace sb::room

@@ -269,6 +269,22 @@ class LobbyHandler final : public RoomHandler {
   std::uint32_t max_chat_bytes_;
 };
 
+/// The built-in "relay" room: chat like a lobby, and every GameMessage is broadcast to all members
+/// as a RelayMessage (sender id + bytes). For games whose rules run on the clients (Photon-style
+/// relay) and for parties.
+class RelayHandler final : public RoomHandler {
+ public:
+  explicit RelayHandler(std::uint32_t max_chat_bytes) : lobby_(max_chat_bytes) {}
+  Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) override {
+    return lobby_.on_chat(room, m, text, tag);
+  }
+  Status on_message(Room& room, const Member& m, std::string_view data) override;
+
+ private:
+  LobbyHandler lobby_;
+};
+
 inline constexpr const char* kLobbyType = "lobby";
+inline constexpr const char* kRelayType = "relay";
 
 }  // namespace sb::room

@@ -51,4 +51,23 @@ class RoomTypes {
   std::map<std::string, RoomType> types_;
 };
 
+/// The built-in relay type: capacity 1..1000 (default 16), 64 spectators, no parameters.
+inline RoomType make_relay_type(std::uint32_t max_chat_bytes) {
+  RoomType t;
+  t.name = kRelayType;
+  t.make = [max_chat_bytes](const RoomSpec& spec, std::string& error) -> Result<std::unique_ptr<RoomHandler>> {
+    if (!spec.params.empty()) {
+      error = "relay rooms take no parameters";
+      return fail(Errc::invalid_argument);
+    }
+    return std::unique_ptr<RoomHandler>(std::make_unique<RelayHandler>(max_chat_bytes));
+  };
+  t.default_capacity = 16;
+  t.max_capacity = 1000;
+  t.max_spectators = 64;
+  t.log_size = 256;
+  t.presence_events = true;
+  return t;
+}
+
 }  // namespace sb::room

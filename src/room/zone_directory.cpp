@@ -34,7 +34,7 @@ std::optional<RoomId> ZoneDirectory::pick(const std::string& zone, const std::st
   std::uint32_t best_count = 0;
   for (const auto& [id, unused] : z->second) {
     const auto& e = rooms_.at(id);
-    if (e.type != type || e.count >= e.capacity) continue;
+    if (e.type != type || e.locked || e.count >= e.capacity) continue;
     if (!best || e.count > best_count) {
       best = id;
       best_count = e.count;

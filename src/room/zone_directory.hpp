@@ -6,7 +6,8 @@
 // answered locally without asking the hosts. A shard applies its own rooms' changes directly.
 // pick() returns the fullest room that still has space; it may be stale — the owner's join()
 // is the authority and answers ROOM_FULL, after which the caller marks the room full and retries.
-// (Lobby auto-join does not use it: the zone's home shard places players exactly.)
+// (Auto-join does not use it: the (zone, type) home shard places players exactly; the replica
+// serves room lists.)
 // Pure; not thread-safe (one per shard).
 #include <cstdint>
 #include <map>
@@ -24,6 +25,8 @@ struct ZoneEntry {
   std::string zone;
   std::uint32_t count = 0;
   std::uint32_t capacity = 0;
+  bool locked = false;
+  std::uint32_t spectators = 0;
 };
 
 class ZoneDirectory {
@@ -34,7 +37,7 @@ class ZoneDirectory {
   void remove(RoomId room);
   /// Marks a room as full (a join was refused) until its next upsert.
   void mark_full(RoomId room);
-  /// Fullest room of `type` in `zone` with count < capacity, ties broken by lowest id.
+  /// Fullest unlocked room of `type` in `zone` with count < capacity, ties broken by lowest id.
   std::optional<RoomId> pick(const std::string& zone, const std::string& type) const;
   /// Entries of a zone ordered by room id.
   std::vector<ZoneEntry> list(const std::string& zone) const;

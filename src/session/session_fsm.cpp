@@ -24,6 +24,13 @@ std::string_view request_name(Request r) noexcept {
     case Request::ping: return "ping";
     case Request::chat: return "chat";
     case Request::members: return "members";
+    case Request::create_room: return "create_room";
+    case Request::join_room: return "join_room";
+    case Request::auto_join: return "auto_join";
+    case Request::leave_room: return "leave_room";
+    case Request::lock_room: return "lock_room";
+    case Request::list_rooms: return "list_rooms";
+    case Request::game: return "game";
   }
   return "unknown";
 }
@@ -38,9 +45,14 @@ bool allowed(State s, Request r) noexcept {
     case State::authenticated:
       return r == Request::logout || r == Request::ping;
     case State::in_lobby:
+      return r == Request::logout || r == Request::ping || r == Request::chat ||
+             r == Request::members || r == Request::create_room || r == Request::join_room ||
+             r == Request::auto_join || r == Request::list_rooms;
     case State::in_room:
       return r == Request::logout || r == Request::ping || r == Request::chat ||
-             r == Request::members;
+             r == Request::members || r == Request::create_room || r == Request::join_room ||
+             r == Request::auto_join || r == Request::list_rooms || r == Request::leave_room ||
+             r == Request::lock_room || r == Request::game;
     case State::closed:
       return false;
   }
@@ -49,7 +61,7 @@ bool allowed(State s, Request r) noexcept {
 
 Status SessionFsm::admit(Request r) noexcept {
   if (!allowed(state_, r)) return fail(Errc::bad_state);
-  if (r == Request::ping) return {};
+  if (r == Request::ping || r == Request::game) return {};
   if (in_flight_) return fail(Errc::busy);
   in_flight_ = true;
   return {};

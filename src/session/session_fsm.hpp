@@ -1,8 +1,8 @@
 #pragma once
 // SessionFsm: what a connection may ask for, and when.
 //
-// States (seeds 001, 002): awaiting_hello → visitor → authenticated → in_lobby (→ in_room in the
-// next issue) → closed. Each state admits a fixed set of requests; a visitor cannot chat or list
+// States (seeds 001, 002, 003): awaiting_hello → visitor → authenticated → in_lobby ⇄ in_room →
+// closed (in_lobby: the session's room is its zone's lobby; in_room: a game room). Each state admits a fixed set of requests; a visitor cannot chat or list
 // members, an authenticated session cannot log in again. At most one request is in flight per
 // connection: admit() of a second one answers Errc::busy, except Ping, which is always answered
 // so heartbeats keep flowing during a slow login. Pure and synchronous: the connection shell asks
@@ -26,6 +26,13 @@ enum class Request : std::uint8_t {
   ping,
   chat,
   members,
+  create_room,
+  join_room,
+  auto_join,
+  leave_room,
+  lock_room,
+  list_rooms,
+  game,
 };
 
 std::string_view state_name(State s) noexcept;
