@@ -80,7 +80,7 @@ class NodeTest : public ::testing::Test {
 
   /// Starts the node with config_ (tests adjust config_ first).
   void start() {
-    node_ = std::make_unique<node::Node>(config_);
+    node_ = std::make_unique<node::Node>(config_, room_types_);
     node_->start();
   }
 
@@ -157,6 +157,7 @@ class NodeTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   config::Config config_;
+  room::RoomTypes room_types_;  // game rooms the node hosts (tests add theirs before start())
   std::unique_ptr<node::Node> node_;
   asio::io_context io_;
   std::vector<std::unique_ptr<client::Client>> clients_;

@@ -1,0 +1,326 @@
+// Game rooms over real sockets: create, join by id, spectators, lock, auto-join, room lists,
+// game messages, targeted events, kicks, the end of a room, ticks, presence and replay.
+// A "drill" room type (below) exercises every part of the handler API through the node.
+#include <set>
+
+#include "harness.hpp"
+#include "room/room_types.hpp"
+
+namespace sb::test {
+namespace {
+
+/// Test game: reacts to text commands sent as game messages.
+///   "kick"           kicks the sender          "end:<text>"  ends the room with <text>
+///   "lock"/"unlock"  locks or unlocks          "to:<id>"     sends "secret" to player <id> only
+///   anything else    broadcast as "echo:<text>"
+/// Ticks at param tick_hz (broadcast "tick:<n>"), refuses players named "nobody", announces
+/// presence changes ("away:<id>", "back:<id>") and shows "view:<id>" to a joining player.
+class DrillHandler final : public room::RoomHandler {
+ public:
+  explicit DrillHandler(std::uint32_t tick_hz) : tick_hz_(tick_hz) {}
+  void on_create(room::Room& r) override { r.set_tick_hz(tick_hz_); }
+  std::optional<room::Refusal> on_join_request(const room::Room&, const room::Member& m) override {
+    if (m.name == "nobody") return room::Refusal{Errc::refused, "nobody may not play"};
+    return std::nullopt;
+  }
+  void on_presence(room::Room& r, const room::Member& m, bool connected) override {
+    r.broadcast_game((connected ? "back:" : "away:") + std::to_string(m.player.value));
+  }
+  Status on_message(room::Room& r, const room::Member& m, std::string_view data) override {
+    const std::string d(data);
+    if (d == "kick") r.kick(m.player, "drill kick");
+    else if (d.rfind("end:", 0) == 0) r.end(d.substr(4));
+    else if (d == "lock") r.set_locked(true);
+    else if (d == "unlock") r.set_locked(false);
+    else if (d.rfind("to:", 0) == 0) r.send_game(PlayerId{std::stoull(d.substr(3))}, "secret");
+    else if (d == "bad") return fail(Errc::invalid_argument);
+    else r.broadcast_game("echo:" + d);
+    return {};
+  }
+  void on_tick(room::Room& r) override { r.broadcast_game("tick:" + std::to_string(r.ticks())); }
+  std::string view(const room::Room&, PlayerId viewer) const override {
+    return "view:" + std::to_string(viewer.value);
+  }
+
+ private:
+  std::uint32_t tick_hz_;
+};
+
+room::RoomType drill_type() {
+  room::RoomType t;
+  t.name = "drill";
+  t.make = [](const room::RoomSpec& spec, std::string& error) -> Result<std::unique_ptr<room::RoomHandler>> {
+    std::uint32_t hz = 0;
+    if (auto it = spec.params.find("tick_hz"); it != spec.params.end()) {
+      hz = static_cast<std::uint32_t>(std::strtoul(it->second.c_str(), nullptr, 10));
+      if (hz > 100) {
+        error = "tick_hz must be 0..100";
+        return fail(Errc::invalid_argument);
+      }
+    }
+    return std::unique_ptr<room::RoomHandler>(std::make_unique<DrillHandler>(hz));
+  };
+  t.default_capacity = 2;
+  t.max_capacity = 50;
+  t.max_spectators = 2;
+  return t;
+}
+
+bool is_game(const proto::ServerFrame& f, const std::string& text) {
+  return f.has_room_event() && f.room_event().has_game() && f.room_event().game() == text;
+}
+
+class RoomsTest : public NodeTest {
+ protected:
+  void SetUp() override {
+    NodeTest::SetUp();
+    room_types_.add(drill_type());
+    start();
+  }
+  /// Registered and placed in its lobby.
+  client::Client& player(const std::string& name) {
+    auto& c = registered(name);
+    EXPECT_TRUE(in_room(c)) << name;
+    return c;
+  }
+};
+
+TEST_F(RoomsTest, CreateJoinRelayAndLeaveBackToTheLobby) {
+  auto& alice = player("alice");
+  auto& bob = player("bob");
+  const auto lobby = alice.room_id();
+  auto created = run(alice.create_room("relay", "", 4));
+  ASSERT_TRUE(created) << alice.last_error_message();
+  EXPECT_EQ(created->room_type(), "relay");
+  EXPECT_EQ(created->capacity(), 4u);
+  ASSERT_EQ(created->members_size(), 1);
+  EXPECT_NE(created->room_id(), lobby);
+  EXPECT_EQ(alice.room_id(), created->room_id());
+
+  auto joined = run(bob.join_room(created->room_id()));
+  ASSERT_TRUE(joined) << bob.last_error_message();
+  EXPECT_EQ(joined->members_size(), 2);
+  ASSERT_TRUE(wait_push(alice, [&](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_member_joined() &&
+           f.room_event().member_joined().player_id() == bob.player_id();
+  }));
+
+  ASSERT_TRUE(bob.send_game("hello"));
+  auto relayed = wait_push(alice, [](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_relay();
+  });
+  ASSERT_TRUE(relayed);
+  EXPECT_EQ(relayed->room_event().relay().from_player_id(), bob.player_id());
+  EXPECT_EQ(relayed->room_event().relay().data(), "hello");
+
+  ASSERT_TRUE(run(bob.leave_room()));
+  auto back = wait_push(bob, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->room_joined().room_type(), "lobby");
+  ASSERT_TRUE(wait_push(alice, [&](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_member_left() &&
+           f.room_event().member_left().player_id() == bob.player_id();
+  }));
+  // In the lobby there is no game room to leave or send to.
+  EXPECT_EQ(run(bob.leave_room()).error(), make_error_code(Errc::bad_state));
+}
+
+TEST_F(RoomsTest, CapacityLockAndSpectators) {
+  auto& owner = player("owner");
+  auto& second = player("second");
+  auto& third = player("third");
+  auto& watcher = player("watcher");
+  auto room = run(owner.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  const auto id = room->room_id();
+  ASSERT_TRUE(run(second.join_room(id)));
+  EXPECT_EQ(run(third.join_room(id)).error(), make_error_code(Errc::room_full));
+  auto watching = run(watcher.join_room(id, true));
+  ASSERT_TRUE(watching) << watcher.last_error_message();
+  EXPECT_TRUE(watching->spectator());
+  // Spectators do not take seats, and cannot play.
+  auto m = run(owner.members());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->members_size(), 3);
+  ASSERT_TRUE(watcher.send_game("hi"));
+  ASSERT_TRUE(pump_until([&] { return watcher.last_error().code() == proto::BAD_STATE; }));
+
+  // Only the creator may lock.
+  ASSERT_TRUE(run(second.leave_room()));
+  EXPECT_EQ(run(watcher.lock_room(true)).error(), make_error_code(Errc::bad_state));
+  ASSERT_TRUE(run(owner.lock_room(true)));
+  EXPECT_EQ(run(third.join_room(id)).error(), make_error_code(Errc::room_locked));
+  ASSERT_TRUE(run(owner.lock_room(false)));
+  EXPECT_TRUE(run(third.join_room(id)));
+}
+
+TEST_F(RoomsTest, RefusalsAndBadRequestsAreAnswered) {
+  auto& a = player("anna");
+  auto& nobody = player("nobody");
+  auto room = run(a.create_room("drill", "", 5));
+  ASSERT_TRUE(room);
+  auto refused = run(nobody.join_room(room->room_id()));
+  EXPECT_EQ(refused.error(), make_error_code(Errc::refused));
+  EXPECT_EQ(nobody.last_error_message(), "nobody may not play");
+  EXPECT_EQ(run(nobody.join_room(999999)).error(), make_error_code(Errc::not_found));
+  EXPECT_EQ(run(nobody.create_room("chess")).error(), make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(run(nobody.create_room("lobby")).error(), make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(run(nobody.create_room("drill", "", 51)).error(), make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(run(nobody.create_room("drill", "", 2, {{"tick_hz", "1000"}})).error(),
+            make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(nobody.last_error_message(), "tick_hz must be 0..100");
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 17; ++i) many["k" + std::to_string(i)] = "v";
+  EXPECT_EQ(run(nobody.create_room("drill", "", 2, many)).error(), make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(run(nobody.create_room("drill", "bad zone!")).error(), make_error_code(Errc::invalid_argument));
+  // A game message in the lobby is answered with an error carrying its request id.
+  ASSERT_TRUE(nobody.send_game("x"));
+  ASSERT_TRUE(pump_until([&] { return nobody.last_error().code() == proto::BAD_STATE; }));
+  // A game message the game rejects is answered too, and the room goes on.
+  ASSERT_TRUE(a.send_game("bad"));
+  ASSERT_TRUE(pump_until([&] { return a.last_error().code() == proto::INVALID_ARGUMENT; }));
+  ASSERT_TRUE(a.send_game("still here"));
+  EXPECT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:still here"); }));
+}
+
+TEST_F(RoomsTest, AutoJoinFillsTheFullestRoomAndListsAgree) {
+  std::vector<client::Client*> players;
+  for (int i = 0; i < 5; ++i) players.push_back(&player("auto" + std::to_string(i)));
+  std::map<std::uint64_t, int> seats;
+  for (auto* p : players) {
+    auto r = run(p->auto_join("drill"));
+    ASSERT_TRUE(r) << p->last_error_message();
+    ++seats[r->room_id()];
+  }
+  // Capacity 2: 2 + 2 + 1, never a third in a room.
+  ASSERT_EQ(seats.size(), 3u);
+  std::multiset<int> counts;
+  for (auto& [id, n] : seats) counts.insert(n);
+  EXPECT_EQ(counts, (std::multiset<int>{1, 2, 2}));
+  // The zone list (from each edge's replica) converges to the same counts.
+  auto& looker = player("looker");
+  ASSERT_TRUE(pump_until(
+      [&] {
+        auto list = run(looker.list_rooms("", "drill"));
+        if (!list) return false;
+        std::map<std::uint64_t, int> seen;
+        for (const auto& info : list->rooms()) seen[info.room_id()] = static_cast<int>(info.players());
+        return seen == seats;
+      },
+      5s));
+  auto all = run(looker.list_rooms());
+  ASSERT_TRUE(all);
+  bool has_lobby = false;
+  for (const auto& info : all->rooms()) has_lobby |= info.room_type() == "lobby";
+  EXPECT_TRUE(has_lobby);
+  // The lone player's room is picked next (fullest with space), not a new one.
+  auto& sixth = player("auto5");
+  auto r = run(sixth.auto_join("drill"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seats.count(r->room_id()), 1u);
+  EXPECT_EQ(seats[r->room_id()], 1);
+}
+
+TEST_F(RoomsTest, TargetedEventsReachOnlyTheirPlayer) {
+  auto& a = player("amy");
+  auto& b = player("ben");
+  auto room = run(a.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(b.join_room(room->room_id())));
+  EXPECT_EQ(room->game_state(), "view:" + std::to_string(a.player_id()));
+  ASSERT_TRUE(a.send_game("to:" + std::to_string(b.player_id())));
+  ASSERT_TRUE(a.send_game("after"));
+  auto secret = wait_push(b, [](const proto::ServerFrame& f) { return is_game(f, "secret"); });
+  ASSERT_TRUE(secret);
+  // Amy sees the echo after the secret's number, but never the secret.
+  bool amy_saw_secret = false;
+  auto after = wait_push(a, [&](const proto::ServerFrame& f) {
+    amy_saw_secret |= is_game(f, "secret");
+    return is_game(f, "echo:after");
+  });
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(amy_saw_secret);
+  EXPECT_GT(after->room_event().seq(), secret->room_event().seq());
+}
+
+TEST_F(RoomsTest, KickAndEndSendPlayersBackToTheirLobby) {
+  auto& a = player("kay");
+  auto& b = player("lee");
+  auto room = run(a.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(b.join_room(room->room_id())));
+  ASSERT_TRUE(b.send_game("kick"));
+  auto left = wait_push(b, [](const proto::ServerFrame& f) { return f.has_room_left(); });
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->room_left().reason(), 2u);
+  EXPECT_EQ(left->room_left().message(), "drill kick");
+  auto lobby = wait_push(b, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(lobby);
+  EXPECT_EQ(lobby->room_joined().room_type(), "lobby");
+
+  ASSERT_TRUE(run(b.join_room(room->room_id())));
+  ASSERT_TRUE(a.send_game("end:blue wins"));
+  for (auto* c : {&a, &b}) {
+    auto ended = wait_push(*c, [](const proto::ServerFrame& f) {
+      return f.has_room_event() && f.room_event().has_ended();
+    });
+    ASSERT_TRUE(ended);
+    EXPECT_EQ(ended->room_event().ended().results(), "blue wins");
+    auto gone = wait_push(*c, [](const proto::ServerFrame& f) { return f.has_room_left(); });
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->room_left().reason(), 3u);
+    auto back = wait_push(*c, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->room_joined().room_type(), "lobby");
+  }
+  // The ended room is closed.
+  EXPECT_EQ(run(a.join_room(room->room_id())).error(), make_error_code(Errc::not_found));
+}
+
+TEST_F(RoomsTest, TicksArriveInOrder) {
+  auto& a = player("tia");
+  ASSERT_TRUE(run(a.create_room("drill", "", 2, {{"tick_hz", "50"}})));
+  std::uint64_t last = 0;
+  int seen = 0;
+  ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) {
+    if (!f.has_room_event() || !f.room_event().has_game()) return false;
+    const auto& g = f.room_event().game();
+    if (g.rfind("tick:", 0) != 0) return false;
+    const auto n = std::stoull(g.substr(5));
+    EXPECT_EQ(n, last + 1);
+    last = n;
+    return ++seen == 10;
+  }));
+}
+
+TEST_F(RoomsTest, AGameLearnsOfDropsAndReturnsAndReplaysWhatWasMissed) {
+  auto& a = player("ann");
+  auto& b = player("boris");
+  auto room = run(a.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(b.join_room(room->room_id())));
+  const std::string token = b.resume_token();
+  const auto seen = b.last_seq();
+  b.drop();
+  const std::string away = "away:" + std::to_string(b.player_id());
+  ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) { return is_game(f, away); }));
+  ASSERT_TRUE(a.send_game("while you were out"));
+  ASSERT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:while you were out"); }));
+
+  auto& b2 = make_client();
+  ASSERT_TRUE(run(b2.connect()));
+  b2.set_resume_state(token, seen);
+  auto resumed = run(b2.resume());
+  ASSERT_TRUE(resumed) << b2.last_error_message();
+  EXPECT_EQ(resumed->kind(), proto::REATTACHED);
+  // The replay brings exactly what was missed, in order, then the game's own "back" event.
+  ASSERT_TRUE(wait_push(b2, [](const proto::ServerFrame& f) { return is_game(f, "echo:while you were out"); }));
+  const std::string back = "back:" + std::to_string(b.player_id());
+  ASSERT_TRUE(wait_push(b2, [&](const proto::ServerFrame& f) { return is_game(f, back); }));
+  ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) { return is_game(f, back); }));
+  ASSERT_TRUE(b2.send_game("i am back"));
+  EXPECT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:i am back"); }));
+}
+
+}  // namespace
+}  // namespace sb::test
