@@ -13,7 +13,9 @@ constexpr std::array kStates = {State::awaiting_hello, State::visitor, State::in
                                 State::authenticated,  State::in_room, State::closed};
 constexpr std::array kRequests = {Request::hello, Request::register_account, Request::login,
                                   Request::resume, Request::logout, Request::ping,
-                                  Request::chat, Request::members};
+                                  Request::chat, Request::members, Request::create_room,
+                                  Request::join_room, Request::auto_join, Request::leave_room,
+                                  Request::lock_room, Request::list_rooms, Request::game};
 
 // The expected table, written out independently of the implementation.
 const std::set<std::pair<State, Request>>& allowed_pairs() {
@@ -33,6 +35,19 @@ const std::set<std::pair<State, Request>>& allowed_pairs() {
       {State::in_room, Request::ping},
       {State::in_room, Request::chat},
       {State::in_room, Request::members},
+      // rooms: from the lobby a player can create, join, auto-join and list; only inside a game
+      // room can it leave, lock or send game messages.
+      {State::in_lobby, Request::create_room},
+      {State::in_lobby, Request::join_room},
+      {State::in_lobby, Request::auto_join},
+      {State::in_lobby, Request::list_rooms},
+      {State::in_room, Request::create_room},
+      {State::in_room, Request::join_room},
+      {State::in_room, Request::auto_join},
+      {State::in_room, Request::list_rooms},
+      {State::in_room, Request::leave_room},
+      {State::in_room, Request::lock_room},
+      {State::in_room, Request::game},
   };
   return table;
 }
@@ -76,7 +91,7 @@ TEST(SessionFsmTest, AdmitFollowsTheTableInEveryState) {
       const auto st = fsm.admit(r);
       if (allowed_pairs().count({s, r})) {
         EXPECT_TRUE(st) << state_name(s) << " x " << request_name(r);
-        EXPECT_EQ(fsm.in_flight(), r != Request::ping) << state_name(s) << " x " << request_name(r);
+        EXPECT_EQ(fsm.in_flight(), r != Request::ping && r != Request::game) << state_name(s) << " x " << request_name(r);
       } else {
         ASSERT_FALSE(st) << state_name(s) << " x " << request_name(r);
         EXPECT_EQ(to_errc(st.error()), Errc::bad_state);
@@ -202,6 +217,14 @@ TEST(SessionFsmTest, NamesAreDistinct) {
   EXPECT_EQ(requests.size(), kRequests.size());
   EXPECT_EQ(state_name(State::in_lobby), "in_lobby");
   EXPECT_EQ(request_name(Request::register_account), "register");
+}
+
+TEST(SessionFsm, GameMessagesStreamWhileARequestIsInFlight) {
+  SessionFsm fsm = fsm_in(State::in_room);
+  ASSERT_TRUE(fsm.admit(Request::members));
+  EXPECT_TRUE(fsm.admit(Request::game));
+  EXPECT_TRUE(fsm.admit(Request::game));
+  EXPECT_EQ(fsm.admit(Request::chat).error(), make_error_code(Errc::busy));
 }
 
 }  // namespace
