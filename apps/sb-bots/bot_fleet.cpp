@@ -9,10 +9,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 #include <cmath>
+#include <deque>
 #include <exception>
 #include <fmt/format.h>
 
 #include "backoff.hpp"
+#include "games/ctf/ctf_bot.hpp"
+#include "games/poker/poker_bot.hpp"
 
 namespace sb::bots {
 
@@ -85,6 +88,14 @@ struct BotFleet::Bot {
   Steady::time_point dropped_at;
   std::uint64_t dropped_at_ns = 0;
   std::uint64_t reconnects_seen = 0;
+  // Game scenarios.
+  bool in_game = false;
+  std::uint64_t game_room = 0;
+  std::unique_ptr<poker::PokerBot> poker;
+  std::unique_ptr<ctf::CtfBot> ctf;
+  std::uint64_t last_tick = 0;
+  std::deque<std::pair<std::uint32_t, std::uint64_t>> inputs;  // (seq, sent at ns), not yet acked
+  int join_failures = 0;
 };
 
 BotFleet::BotFleet(asio::io_context& io, FleetConfig config)
@@ -143,6 +154,15 @@ asio::awaitable<void> BotFleet::run_bot(Bot* bot) {
     const State s = bot->client.state();
     if (s == State::closed) {
       if (bot->retired || !co_await log_in(bot)) break;
+      continue;
+    }
+    if (s == State::logged_in && config_.scenario != "lobby") {
+      if (!bot->in_game && bot->client.room_id() != 0) {
+        co_await join_game(bot);
+        continue;
+      }
+      bot->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await bot->wake.async_wait(kTuple);
       continue;
     }
     if (s == State::logged_in && config_.chat_rate > 0) {
@@ -277,6 +297,14 @@ void BotFleet::on_state(Bot* bot, State s) {
 }
 
 void BotFleet::on_push(Bot* bot, const proto::ServerFrame& f) {
+  if (config_.scenario != "lobby") {
+    if (f.has_room_joined()) return on_room_joined(bot, f.room_joined());
+    if (f.has_room_left()) return leave_game(bot, f.room_left().reason() == 3);
+    if (f.has_room_event() && f.room_event().has_game() && bot->in_game &&
+        f.room_event().room_id() == bot->game_room) {
+      return on_game_event(bot, f.room_event());
+    }
+  }
   if (f.has_room_event()) {
     if (!f.room_event().has_chat()) return;
     ++stats_.received;
@@ -292,6 +320,119 @@ void BotFleet::on_push(Bot* bot, const proto::ServerFrame& f) {
     if (now >= tag) stats_.chat_us.record((now - tag) / 1000);
   } else if (f.has_closing()) {
     ++stats_.closes[lower_name(proto::CloseReason_Name(f.closing().reason()))];
+  }
+}
+
+asio::awaitable<void> BotFleet::join_game(Bot* bot) {
+  auto r = co_await bot->client.auto_join(config_.scenario, config_.game_zone, config_.game_params);
+  if (stopping_) co_return;
+  if (!r) {
+    if (!bot->drop_pending) count_error(r.error());
+    co_await sleep(bot, client::backoff_delay(bot->join_failures++, milliseconds(200), milliseconds(5000), rng_));
+    co_return;
+  }
+  bot->join_failures = 0;
+  ++stats_.game_joins;
+  // The RoomJoined answer also went through on_push (on_room_joined), which set up the game bot.
+}
+
+void BotFleet::on_room_joined(Bot* bot, const proto::RoomJoined& j) {
+  if (j.room_type() != config_.scenario) {
+    // Back in the lobby (the room ended, or a resume failed and the bot logged in afresh).
+    if (bot->in_game) leave_game(bot, false);
+    return;
+  }
+  const bool same_room = bot->in_game && bot->game_room == j.room_id();
+  if (!bot->in_game) ++stats_.in_game;
+  bot->in_game = true;
+  bot->game_room = j.room_id();
+  const PlayerId me{bot->client.player_id()};
+  if (config_.scenario == "poker") {
+    if (!same_room || !bot->poker) {
+      static constexpr poker::Style kStyles[] = {poker::Style::tight, poker::Style::loose, poker::Style::aggressive,
+                                                 poker::Style::calling_station, poker::Style::random};
+      bot->poker = std::make_unique<poker::PokerBot>(me, kStyles[bot->index % 5], rng_() | 1);
+    }
+    poker::wire::TableView view;
+    if (view.ParseFromString(j.game_state())) bot->poker->on_view(view);
+    if (auto a = bot->poker->decide()) {
+      if (bot->client.send_game(a->SerializeAsString())) ++stats_.actions;
+    }
+  } else if (config_.scenario == "ctf") {
+    if (!same_room || !bot->ctf) bot->ctf = std::make_unique<ctf::CtfBot>(me, rng_() | 1);
+    ctf::wire::GameView view;
+    if (view.ParseFromString(j.game_state())) bot->ctf->on_view(view);
+    bot->last_tick = view.tick();
+    bot->inputs.clear();
+  }
+}
+
+void BotFleet::leave_game(Bot* bot, bool ended) {
+  if (!bot->in_game) return;
+  bot->in_game = false;
+  --stats_.in_game;
+  if (ended) ++stats_.matches;
+  bot->poker.reset();
+  bot->ctf.reset();
+  bot->inputs.clear();
+  bot->last_tick = 0;
+  bot->wake.cancel();  // run_bot joins the next game
+}
+
+void BotFleet::on_game_event(Bot* bot, const proto::RoomEvent& ev) {
+  ++stats_.game_events;
+  const auto now_ms = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (ev.server_time_ms() > 0 && static_cast<std::uint64_t>(now_ms) >= ev.server_time_ms()) {
+    stats_.event_us.record((static_cast<std::uint64_t>(now_ms) - ev.server_time_ms()) * 1000);
+  }
+  const std::uint64_t me = bot->client.player_id();
+  if (bot->poker) {
+    poker::wire::PokerEvent pe;
+    if (!pe.ParseFromString(ev.game())) return;
+    if (pe.has_hand_ended() && pe.hand_ended().stacks_size() > 0 && pe.hand_ended().stacks(0).player_id() == me) {
+      ++stats_.hands;
+    } else if (pe.has_action_taken() && pe.action_taken().auto_() && pe.action_taken().player_id() == me) {
+      ++stats_.auto_actions;
+    } else if (pe.has_action_rejected()) {
+      ++stats_.rejected;
+    }
+    bot->poker->on_event(pe);
+    if (auto a = bot->poker->decide()) {
+      if (bot->client.send_game(a->SerializeAsString())) ++stats_.actions;
+    }
+  } else if (bot->ctf) {
+    ctf::wire::CtfEvent ce;
+    if (!ce.ParseFromString(ev.game())) return;
+    if (ce.has_state()) {
+      const auto& st = ce.state();
+      ++stats_.states;
+      if (bot->last_tick != 0 && st.tick() > bot->last_tick + 1) stats_.lost_ticks += st.tick() - bot->last_tick - 1;
+      bot->last_tick = std::max(bot->last_tick, st.tick());
+      for (const auto& p : st.players()) {
+        if (p.player_id() != me) continue;
+        const std::uint64_t now_ns = monotonic_ns();
+        while (!bot->inputs.empty() && bot->inputs.front().first <= p.ack_seq()) {
+          stats_.input_us.record((now_ns - bot->inputs.front().second) / 1000);
+          bot->inputs.pop_front();
+        }
+        break;
+      }
+    } else if (ce.has_started()) {
+      bot->last_tick = 0;
+    } else if (ce.has_correction()) {
+      ++stats_.corrections;
+    }
+    bot->ctf->on_event(ce);
+    if (!ce.has_state()) return;
+    if (auto in = bot->ctf->next_input()) {
+      const std::uint64_t now_ns = monotonic_ns();
+      in->set_client_time_us(now_ns / 1000);
+      if (bot->client.send_game(in->SerializeAsString())) {
+        ++stats_.inputs;
+        bot->inputs.emplace_back(in->seq(), now_ns);
+        if (bot->inputs.size() > 64) bot->inputs.pop_front();
+      }
+    }
   }
 }
 

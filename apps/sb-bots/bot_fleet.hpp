@@ -11,11 +11,17 @@
 // closes every logged-in bot's socket abruptly to measure the resume storm. Counters go to a
 // BotStats that the process reports every second. Everything runs on one io_context thread; the
 // fleet must outlive the io_context's run and be destroyed after it stops.
+// Game scenarios: a logged-in bot auto-joins a poker table or a capture-the-flag room and hands
+// every game event to a games::PokerBot / ctf::CtfBot, sending what they decide at once (poker:
+// an Action when it is the bot's turn; ctf: an Input after a State, a few per second). It counts
+// hands (once per table: the bot in the first seat), ticks received and gaps in the tick numbers
+// (lost), input-to-acknowledging-State latency and server-stamp-to-arrival latency of events.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -43,6 +49,11 @@ struct FleetConfig {
   std::size_t text_bytes = 64;
   int source_ips = 1;       // spread source addresses over 127.0.0.1 .. 127.0.0.N
   std::uint64_t seed = 0;
+  /// "lobby" (chat only), "poker" or "ctf": after logging in, game bots auto-join a room of that
+  /// type in `game_zone` (empty = their zone) with `game_params`, play, and join again when it ends.
+  std::string scenario = "lobby";
+  std::string game_zone;
+  std::map<std::string, std::string> game_params;
 };
 
 class BotFleet {
@@ -73,6 +84,10 @@ class BotFleet {
   asio::awaitable<void> sleep(Bot* bot, std::chrono::milliseconds d);
   void on_state(Bot* bot, client::State s);
   void on_push(Bot* bot, const proto::ServerFrame& f);
+  void on_game_event(Bot* bot, const proto::RoomEvent& ev);
+  void on_room_joined(Bot* bot, const proto::RoomJoined& j);
+  void leave_game(Bot* bot, bool ended);
+  asio::awaitable<void> join_game(Bot* bot);
   void count_error(const boost::system::error_code& ec);
   std::chrono::milliseconds next_chat_gap();
 

@@ -25,6 +25,12 @@ constexpr CounterField kCounters[] = {
     {"dropped", &BotStats::dropped},     {"resumed", &BotStats::resumed},
     {"relogged", &BotStats::relogged},   {"reconnects", &BotStats::reconnects},
     {"lost", &BotStats::lost},           {"dead", &BotStats::dead},
+    {"in_game", &BotStats::in_game},     {"game_joins", &BotStats::game_joins},
+    {"game_events", &BotStats::game_events}, {"hands", &BotStats::hands},
+    {"actions", &BotStats::actions},     {"auto_actions", &BotStats::auto_actions},
+    {"rejected", &BotStats::rejected},   {"states", &BotStats::states},
+    {"inputs", &BotStats::inputs},       {"lost_ticks", &BotStats::lost_ticks},
+    {"matches", &BotStats::matches},     {"corrections", &BotStats::corrections},
 };
 
 struct HistogramField {
@@ -36,6 +42,8 @@ constexpr HistogramField kHistograms[] = {
     {"login", &BotStats::login_us},
     {"chat", &BotStats::chat_us},
     {"resume", &BotStats::resume_us},
+    {"event", &BotStats::event_us},
+    {"input", &BotStats::input_us},
 };
 
 std::uint64_t as_u64(const json::value* v) {
@@ -148,6 +156,11 @@ void Report::tick(const BotStats& total, double elapsed_s) {
   const std::uint64_t prev_back = prev_.resumed + prev_.relogged;
   const double back_rate = static_cast<double>(back - std::min(back, prev_back)) / dt;
 
+  const double hands_rate = static_cast<double>(total.hands - std::min(total.hands, prev_.hands)) / dt;
+  const double states_rate = static_cast<double>(total.states - std::min(total.states, prev_.states)) / dt;
+  const double inputs_rate = static_cast<double>(total.inputs - std::min(total.inputs, prev_.inputs)) / dt;
+  peak_hands_ = std::max(peak_hands_, hands_rate);
+  peak_states_ = std::max(peak_states_, states_rate);
   peak_connected_ = std::max(peak_connected_, total.connected);
   peak_logged_in_ = std::max(peak_logged_in_, total.logged_in);
   peak_sent_ = std::max(peak_sent_, sent_rate);
@@ -173,6 +186,13 @@ void Report::tick(const BotStats& total, double elapsed_s) {
         elapsed_s, total.connected, target_, total.logged_in, total.errors_total(),
         errors.empty() ? "" : " (", errors, errors.empty() ? "" : ")", sent_rate, recv_rate,
         short_latency(total.connect_us), short_latency(total.login_us), short_latency(chat_window));
+    if (total.game_joins > 0) {
+      const Histogram ev_window = total.event_us.since(prev_.event_us);
+      const Histogram in_window = total.input_us.since(prev_.input_us);
+      line += fmt::format(" | game in {} hands/s {:.0f} ticks/s {:.0f} inputs/s {:.0f} lost {} event(1s) {} input(1s) {}",
+                          total.in_game, hands_rate, states_rate, inputs_rate, total.lost_ticks,
+                          short_latency(ev_window), short_latency(in_window));
+    }
     if (drop_enabled_ && total.dropped > 0) {
       line += fmt::format(" | dropped {} back {} ({:.0f}/s) resume {}", total.dropped, back, back_rate,
                           short_latency(total.resume_us));
@@ -231,6 +251,27 @@ json::object Report::summary(const BotStats& total, double elapsed_s) const {
                    {"closes", map_to_json(total.closes)},
                    {"chat", std::move(chat)},
                    {"latency_ms", std::move(latency)}};
+  if (total.game_joins > 0) {
+    out["game"] = json::object{
+        {"joins", total.game_joins},
+        {"final_in_game", total.in_game},
+        {"events", total.game_events},
+        {"events_per_s", r3(static_cast<double>(total.game_events) / run)},
+        {"hands", total.hands},
+        {"hands_per_s", r3(static_cast<double>(total.hands) / run)},
+        {"peak_hands_per_s", r3(peak_hands_)},
+        {"actions", total.actions},
+        {"auto_actions", total.auto_actions},
+        {"rejected", total.rejected},
+        {"ticks_received", total.states},
+        {"ticks_received_per_s", r3(static_cast<double>(total.states) / run)},
+        {"peak_ticks_received_per_s", r3(peak_states_)},
+        {"inputs", total.inputs},
+        {"lost_ticks", total.lost_ticks},
+        {"matches_ended", total.matches},
+        {"corrections", total.corrections},
+        {"latency_ms", json::object{{"event", latency_json(total.event_us)}, {"input", latency_json(total.input_us)}}}};
+  }
   if (drop_enabled_) {
     json::array series;
     for (double x : back_per_s_) series.push_back(r3(x));

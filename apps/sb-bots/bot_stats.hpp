@@ -39,9 +39,25 @@ struct BotStats {
   std::uint64_t reconnects = 0; // automatic reconnect+resume by the client library, in total
   std::uint64_t lost = 0;       // unexpected connection losses of logged-in bots
   std::uint64_t dead = 0;       // bots that stopped on a permanent error
+  // Games (scenarios poker and ctf).
+  std::uint64_t in_game = 0;       // gauge: bots seated in a game room
+  std::uint64_t game_joins = 0;    // successful auto-joins into a game room
+  std::uint64_t game_events = 0;   // game events received (RoomEvent.game)
+  std::uint64_t hands = 0;         // poker hands finished (counted once per table)
+  std::uint64_t actions = 0;       // poker actions sent
+  std::uint64_t auto_actions = 0;  // poker actions the server took for a timed-out/absent bot
+  std::uint64_t rejected = 0;      // poker actions the table rejected
+  std::uint64_t states = 0;        // ctf State ticks received
+  std::uint64_t inputs = 0;        // ctf inputs sent
+  std::uint64_t lost_ticks = 0;    // ctf ticks never received (gaps in State.tick)
+  std::uint64_t matches = 0;       // game rooms that ended with results (per bot)
+  std::uint64_t corrections = 0;   // ctf position corrections received
   std::map<std::string, std::uint64_t> errors;  // by error code name
   std::map<std::string, std::uint64_t> closes;  // Closing reasons received
   Histogram connect_us, login_us, chat_us, resume_us;
+  // event: server time stamp (ms) to arrival of each game event; input: a ctf input's send to
+  // the first State that acknowledges it (includes the wait for the next tick).
+  Histogram event_us, input_us;
 
   void add(const BotStats& other);
   std::uint64_t errors_total() const;
@@ -79,6 +95,7 @@ class Report {
   std::uint64_t peak_connected_ = 0, peak_logged_in_ = 0;
   double peak_sent_ = 0, peak_received_ = 0, peak_resumes_ = 0;
   std::vector<double> back_per_s_;  // resumes+relogins per second after the drop
+  double peak_hands_ = 0, peak_states_ = 0;
 };
 
 /// {"count","min","mean","p50","p90","p99","p999","max"} in milliseconds.

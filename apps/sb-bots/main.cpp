@@ -86,6 +86,12 @@ int main(int argc, char** argv) {
   app.add_option("--backoff-base-ms", backoff_base_ms, "reconnect backoff base")->capture_default_str();
   app.add_option("--backoff-cap-ms", backoff_cap_ms, "reconnect backoff cap")->capture_default_str();
   app.add_option("--seed", fleet.seed, "random seed (0 = random)");
+  std::vector<std::string> game_params;
+  app.add_option("--scenario", fleet.scenario, "lobby (chat) | poker | ctf")
+      ->check(CLI::IsMember({"lobby", "poker", "ctf"}))
+      ->capture_default_str();
+  app.add_option("--game-zone", fleet.game_zone, "zone of the game rooms (empty = the bot's zone)");
+  app.add_option("--game-param", game_params, "KEY=VALUE parameter for new game rooms (repeatable)");
   // Hidden: how the parent starts its children.
   app.add_flag("--child", child)->group("");
   app.add_option("--first-index", first_index)->group("");
@@ -98,6 +104,14 @@ int main(int argc, char** argv) {
   client.backoff_base = std::chrono::milliseconds(backoff_base_ms);
   client.backoff_cap = std::chrono::milliseconds(backoff_cap_ms);
   fleet.mode = modes.at(config.mode_name);
+  for (const auto& kv : game_params) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fmt::print(stderr, "sb-bots: --game-param wants KEY=VALUE, got '{}'\n", kv);
+      return 2;
+    }
+    fleet.game_params[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
   if (fleet.chat_rate < 0 || fleet.ramp <= 0 || config.duration_s <= 0 || fleet.source_ips < 1 ||
       fleet.source_ips > 254) {
     fmt::print(stderr, "sb-bots: --chat-rate >= 0, --ramp > 0, --duration > 0, 1 <= --source-ips <= 254\n");

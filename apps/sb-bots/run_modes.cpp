@@ -79,7 +79,14 @@ json::object config_json(const RunConfig& c) {
       {"mode", mode_flag(f.mode)},
       {"text_bytes", f.text_bytes},
       {"drop_at_s", c.drop_at_s >= 0 ? json::value(c.drop_at_s) : json::value(nullptr)},
-      {"source_ips", f.source_ips}};
+      {"source_ips", f.source_ips},
+      {"scenario", f.scenario},
+      {"game_zone", f.game_zone},
+      {"game_params", [&] {
+         json::object o;
+         for (const auto& [k, v] : f.game_params) o[k] = v;
+         return o;
+       }()}};
 }
 
 bool write_summary(const std::string& path, const json::object& summary) {
@@ -332,6 +339,8 @@ std::vector<std::string> child_args(const RunConfig& c, const std::string& exe, 
                              "--first-index", std::to_string(first),
                              "--count", std::to_string(count)};
   if (f.client.transport == client::ClientOptions::Transport::websocket) a.emplace_back("--ws");
+  a.insert(a.end(), {"--scenario", f.scenario, "--game-zone", f.game_zone});
+  for (const auto& [k, v] : f.game_params) a.insert(a.end(), {"--game-param", k + "=" + v});
   return a;
 }
 

@@ -12,7 +12,7 @@
 //
 // Final summary (--json PATH, "-" = stdout), version 1:
 //   config{host,port,transport,bots,procs,duration_s,chat_rate,ramp,prefix,zone,mode,text_bytes,
-//          drop_at_s|null,source_ips}, elapsed_s,
+//          drop_at_s|null,source_ips,scenario,game_zone,game_params{}}, elapsed_s,
 //   bots{target,peak_connected,peak_logged_in,final_connected,final_logged_in,
 //        time_to_all_logged_in_s|null,dead,lost,auto_reconnects}, connects,
 //   logins{ok,registered,new_session,took_over,reattached}, errors{total,by_code{name:n}},
@@ -22,6 +22,10 @@
 //   latency_ms{connect,login,chat,resume: {count,min,mean,p50,p90,p99,p999,max}},
 //   resume{drop_at_elapsed_s,dropped,resumed,relogged,time_to_all_back_s,all_back_at_elapsed_s,
 //          peak_resumes_per_s,resumes_per_s[]}   (only with --drop-at)
+//   game{joins,final_in_game,events,events_per_s,hands,hands_per_s,peak_hands_per_s,actions,
+//        auto_actions,rejected,ticks_received,ticks_received_per_s,peak_ticks_received_per_s,
+//        inputs,lost_ticks,matches_ended,corrections,latency_ms{event,input}}
+//        (scenarios poker and ctf; ticks are States received summed over bots)
 #include <cstdint>
 #include <string>
 

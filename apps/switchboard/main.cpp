@@ -8,7 +8,12 @@
 #include <sys/resource.h>
 
 #include "config/config.hpp"
+#if SB_WITH_GAMES
+#include "games/ctf/ctf_room.hpp"
+#include "games/poker/poker_room.hpp"
+#endif
 #include "node/node.hpp"
+#include "room/room_types.hpp"
 
 int main(int argc, char** argv) {
   // Block the shutdown signals in every thread; main waits for them with sigwait().
@@ -28,7 +33,13 @@ int main(int argc, char** argv) {
     if (!sb::config::load(argc, argv, config)) return 0;
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
-    sb::node::Node node(config);
+    // The games this node hosts (the lobby and the relay room are built in).
+    sb::room::RoomTypes games;
+#if SB_WITH_GAMES
+    games.add(sb::poker::make_poker_type());
+    games.add(sb::ctf::make_ctf_type());
+#endif
+    sb::node::Node node(config, std::move(games));
     node.start();
     int sig = 0;
     sigwait(&signals, &sig);

@@ -95,4 +95,18 @@ std::optional<Card> Deck::deal() noexcept {
   return cards_[next_++];
 }
 
+Status Deck::restore(std::span<const std::uint32_t> order, std::size_t dealt) noexcept {
+  if (order.size() != cards_.size() || dealt > cards_.size()) return fail(Errc::invalid_argument);
+  std::uint64_t seen = 0;
+  for (const std::uint32_t i : order) {
+    if (i >= static_cast<std::uint32_t>(Card::kCount)) return fail(Errc::invalid_argument);
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if (seen & bit) return fail(Errc::invalid_argument);
+    seen |= bit;
+  }
+  for (std::size_t k = 0; k < cards_.size(); ++k) cards_[k] = Card::from_index(static_cast<int>(order[k]));
+  next_ = dealt;
+  return {};
+}
+
 }  // namespace sb::poker

@@ -75,6 +75,8 @@ class SplitMix64 {
   std::uint64_t next() noexcept;
   /// Uniform in [0, bound) by rejection; precondition bound > 0.
   std::uint64_t below(std::uint64_t bound) noexcept;
+  /// The whole generator state: SplitMix64(state()) continues exactly where this one is.
+  std::uint64_t state() const noexcept { return state_; }
 
  private:
   std::uint64_t state_;
@@ -96,6 +98,11 @@ class Deck {
   std::size_t remaining() const noexcept { return cards_.size() - next_; }
   /// The whole deck in its current order, dealt cards included.
   std::span<const Card, Card::kCount> cards() const noexcept { return cards_; }
+  /// How many cards have been dealt.
+  std::size_t dealt() const noexcept { return next_; }
+  /// Puts back a saved state (cards() order and dealt()): Errc::invalid_argument unless `order`
+  /// holds each of the 52 card indexes exactly once and dealt <= 52. Unchanged on error.
+  Status restore(std::span<const std::uint32_t> order, std::size_t dealt) noexcept;
 
  private:
   std::array<Card, Card::kCount> cards_;
