@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, starts one node with the demo profile and runs bots against it,
-# showing live figures each second and a JSON summary at the end.
-# Usage: scripts/demo.sh [--bots N] [--duration S] [other sb-bots flags]
+# Sets everything up, builds, starts one node with the demo profile and runs bots against it:
+# in the foreground capture-the-flag players (the live line each second, a JSON summary at the
+# end), and in the background poker players and lobby chatters (summaries in data/demo/).
+# Usage: scripts/demo.sh [--bots N] [--duration S] [--scenario lobby|poker|ctf] [other sb-bots flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,12 +19,37 @@ done
 # Defaults for flags the caller did not give (sb-bots refuses a flag given twice).
 args=("$@")
 has() { for a in "${args[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
-has --bots || args+=(--bots 2000)
+has --bots || args+=(--bots 1600)
 has --duration || args+=(--duration 60)
-has --chat-rate || args+=(--chat-rate 0.2)
+has --scenario || args+=(--scenario ctf)
+has --chat-rate || args+=(--chat-rate 0)
 has --password || args+=(--password demo-password)
 has --json || args+=(--json data/demo/summary.json)
+duration=60
+for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --duration ] && duration="${args[$((i + 1))]}"; done
+# Background players: 300 at poker tables, 1,000 chatting in the lobby.
+"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots 300 --duration "$duration" \
+  --scenario poker --prefix poker --chat-rate 0 --game-param next_hand_delay_ms=1000 \
+  --json data/demo/poker.json &
+poker=$!
+"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots 1000 --duration "$duration" \
+  --scenario lobby --prefix chat --chat-rate 0.2 --json data/demo/lobby.json &
+chat=$!
 "$bin/sb-bots/sb-bots" --port 7700 "${args[@]}"
-echo "summary written to data/demo/summary.json"
+wait "$poker" "$chat" 2>/dev/null || true
+echo "summaries written to data/demo/summary.json, poker.json, lobby.json"
+python3 - <<'PY' || true
+import json
+for name in ("summary", "poker", "lobby"):
+    try:
+        d = json.load(open(f"data/demo/{name}.json"))
+    except Exception:
+        continue
+    g = d.get("game", {})
+    print(f"{name}: bots {d['bots']['peak_logged_in']} errors {d['errors']['total']}"
+          + (f" hands/s {g.get('hands_per_s')} ticks/s {g.get('ticks_received_per_s')}"
+             f" lost {g.get('lost_ticks')} event p99 {g.get('latency_ms', {}).get('event', {}).get('p99')} ms" if g else
+             f" chat sent/s {d['chat']['sent_per_s']} received/s {d['chat']['received_per_s']}"))
+PY
 echo "server metrics:"
-curl -s http://127.0.0.1:7702/metrics | grep -E '^sb_(sessions|logins_total\{outcome="ok"\}|chat|broadcast|connections )' || true
+curl -s http://127.0.0.1:7702/metrics | grep -E '^sb_(sessions|rooms|room_ticks|game_messages|logins_total\{outcome="ok"\}|chat|broadcast|connections )' || true

@@ -338,8 +338,10 @@ asio::awaitable<void> BotFleet::join_game(Bot* bot) {
 
 void BotFleet::on_room_joined(Bot* bot, const proto::RoomJoined& j) {
   if (j.room_type() != config_.scenario) {
-    // Back in the lobby (the room ended, or a resume failed and the bot logged in afresh).
+    // In the lobby (after login, after the room ended, or a resume failed and the bot logged in
+    // afresh): wake the bot so that it joins a game.
     if (bot->in_game) leave_game(bot, false);
+    bot->wake.cancel();
     return;
   }
   const bool same_room = bot->in_game && bot->game_room == j.room_id();
@@ -369,6 +371,7 @@ void BotFleet::on_room_joined(Bot* bot, const proto::RoomJoined& j) {
 
 void BotFleet::leave_game(Bot* bot, bool ended) {
   if (!bot->in_game) return;
+  decoded_.erase(bot->game_room);  // the room is over for this bot (others re-decode if needed)
   bot->in_game = false;
   --stats_.in_game;
   if (ended) ++stats_.matches;
@@ -386,9 +389,20 @@ void BotFleet::on_game_event(Bot* bot, const proto::RoomEvent& ev) {
     stats_.event_us.record((static_cast<std::uint64_t>(now_ms) - ev.server_time_ms()) * 1000);
   }
   const std::uint64_t me = bot->client.player_id();
+  // Decode once per (room, seq) for all bots of this process (events to one bot are decoded by it).
+  auto decoded = [&]<class T>() -> std::shared_ptr<const T> {
+    auto& slot = decoded_[ev.room_id()];
+    if (slot.seq == ev.seq() && slot.event) return std::static_pointer_cast<const T>(slot.event);
+    auto fresh = std::make_shared<T>();
+    if (!fresh->ParseFromString(ev.game())) return nullptr;
+    slot.seq = ev.seq();
+    slot.event = fresh;
+    return fresh;
+  };
   if (bot->poker) {
-    poker::wire::PokerEvent pe;
-    if (!pe.ParseFromString(ev.game())) return;
+    auto shared = decoded.template operator()<poker::wire::PokerEvent>();
+    if (!shared) return;
+    const poker::wire::PokerEvent& pe = *shared;
     if (pe.has_hand_ended() && pe.hand_ended().stacks_size() > 0 && pe.hand_ended().stacks(0).player_id() == me) {
       ++stats_.hands;
     } else if (pe.has_action_taken() && pe.action_taken().auto_() && pe.action_taken().player_id() == me) {
@@ -401,8 +415,9 @@ void BotFleet::on_game_event(Bot* bot, const proto::RoomEvent& ev) {
       if (bot->client.send_game(a->SerializeAsString())) ++stats_.actions;
     }
   } else if (bot->ctf) {
-    ctf::wire::CtfEvent ce;
-    if (!ce.ParseFromString(ev.game())) return;
+    auto shared = decoded.template operator()<ctf::wire::CtfEvent>();
+    if (!shared) return;
+    const ctf::wire::CtfEvent& ce = *shared;
     if (ce.has_state()) {
       const auto& st = ce.state();
       ++stats_.states;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bot_stats.hpp"
@@ -90,6 +91,14 @@ class BotFleet {
   asio::awaitable<void> join_game(Bot* bot);
   void count_error(const boost::system::error_code& ec);
   std::chrono::milliseconds next_chat_gap();
+
+  /// The game events of a room arrive identical at every bot of this process in that room:
+  /// decode each once (by room and seq) so the load generator spends its CPU on playing.
+  struct Decoded {
+    std::uint64_t seq = 0;
+    std::shared_ptr<const void> event;  // ctf::wire::CtfEvent or poker::wire::PokerEvent
+  };
+  std::unordered_map<std::uint64_t, Decoded> decoded_;
 
   asio::io_context& io_;
   FleetConfig config_;

@@ -170,6 +170,10 @@ void Report::tick(const BotStats& total, double elapsed_s) {
     sent_at_all_in_ = total.sent;
     received_at_all_in_ = total.received;
   }
+  if (all_in_at_ && !steady_from_ && elapsed_s >= *all_in_at_ + 5.0) {
+    steady_from_ = total;
+    steady_from_elapsed_ = elapsed_s;
+  }
   if (drop_at_elapsed_) {
     back_per_s_.push_back(back_rate);
     peak_resumes_ = std::max(peak_resumes_, back_rate);
@@ -271,6 +275,20 @@ json::object Report::summary(const BotStats& total, double elapsed_s) const {
         {"matches_ended", total.matches},
         {"corrections", total.corrections},
         {"latency_ms", json::object{{"event", latency_json(total.event_us)}, {"input", latency_json(total.input_us)}}}};
+    if (steady_from_ && elapsed_s > steady_from_elapsed_ + 1.0) {
+      // From 5 s after every bot was in to the end: no ramp, no room filling.
+      const double w = elapsed_s - steady_from_elapsed_;
+      auto rate = [w](std::uint64_t now, std::uint64_t then) { return r3(static_cast<double>(now - std::min(now, then)) / w); };
+      out["game"].as_object()["steady"] = json::object{
+          {"window_s", r3(w)},
+          {"hands_per_s", rate(total.hands, steady_from_->hands)},
+          {"ticks_received_per_s", rate(total.states, steady_from_->states)},
+          {"events_per_s", rate(total.game_events, steady_from_->game_events)},
+          {"inputs_per_s", rate(total.inputs, steady_from_->inputs)},
+          {"lost_ticks", total.lost_ticks - std::min(total.lost_ticks, steady_from_->lost_ticks)},
+          {"latency_ms", json::object{{"event", latency_json(total.event_us.since(steady_from_->event_us))},
+                                      {"input", latency_json(total.input_us.since(steady_from_->input_us))}}}};
+    }
   }
   if (drop_enabled_) {
     json::array series;

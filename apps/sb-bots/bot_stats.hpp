@@ -96,6 +96,9 @@ class Report {
   double peak_sent_ = 0, peak_received_ = 0, peak_resumes_ = 0;
   std::vector<double> back_per_s_;  // resumes+relogins per second after the drop
   double peak_hands_ = 0, peak_states_ = 0;
+  // Totals 5 s after every bot was logged in: the game figures' steady window starts there.
+  std::optional<BotStats> steady_from_;
+  double steady_from_elapsed_ = 0;
 };
 
 /// {"count","min","mean","p50","p90","p99","p999","max"} in milliseconds.
