@@ -71,9 +71,21 @@ room::Params to_params(const google::protobuf::Map<std::string, std::string>& pa
   return room::Params(params.begin(), params.end());
 }
 
+std::string room_error_text(Errc e) {
+  switch (e) {
+    case Errc::room_full: return "the room is full";
+    case Errc::room_locked: return "the room is locked";
+    case Errc::not_found: return "no such room, or not a member";
+    case Errc::bad_state: return "not allowed in this room now";
+    case Errc::invalid_argument: return "invalid request for this room";
+    case Errc::refused: return "refused by the game";
+    default: return std::string(errc_name(e));
+  }
+}
+
 void set_error(pi::RoomReply& reply, Errc e, std::string message) {
   reply.set_errc(static_cast<std::uint32_t>(e));
-  reply.set_message(message.empty() ? std::string(errc_name(e)) : std::move(message));
+  reply.set_message(message.empty() ? room_error_text(e) : std::move(message));
 }
 
 }  // namespace
@@ -116,10 +128,6 @@ void Shard::start() {
                                        [this](backbone::Message m) { on_inbox(std::move(m)); });
   SB_CHECK(inbox.has_value());
   subs_.push_back(*inbox);
-  auto watch = svc_.backbone.kv_watch(room::kZonePrefix, true, executor_,
-                                      [this](backbone::KvEvent ev) { on_zone_event(ev); });
-  SB_CHECK(watch.has_value());
-  subs_.push_back(*watch);
   asio::co_spawn(io_, accept_loop(*tcp_acceptor_, net::TransportKind::tcp), asio::detached);
   asio::co_spawn(io_, accept_loop(*ws_acceptor_, net::TransportKind::websocket), asio::detached);
   start_timers();
@@ -154,6 +162,7 @@ void Shard::shutdown(std::chrono::milliseconds drain) {
   for (auto id : subs_) svc_.backbone.unsubscribe(id);
   asio::post(io_, [this] {
     for (auto& [id, rs] : room_subs_) svc_.backbone.unsubscribe(rs.sub);
+    for (auto& [zone, w] : zone_watches_) svc_.backbone.unsubscribe(w.sub);
     io_.stop();
   });
   thread_.join();
@@ -639,6 +648,7 @@ void Shard::on_list_rooms(Conn& c, std::uint32_t rid, const proto::ListRooms& r)
     return;
   }
   // Served from this shard's replica of the zone directory: no host is asked.
+  watch_zone(zone);
   proto::ServerFrame out;
   out.set_request_id(rid);
   auto* list = out.mutable_room_list();
@@ -794,6 +804,16 @@ pi::TakeOverReply Shard::take_over(const pi::TakeOver& t) {
   st->set_room_id(s.room.value);
   st->set_room_seq(s.room_seq);
   st->set_was_connected(s.conn.valid());
+  st->set_room_changed(s.room_changed);
+  if (s.conn.valid() && s.room.valid()) {
+    // The game sees the switch as a drop and a return (the new connection's reattach), so it can
+    // reset per-connection state (e.g. input sequence numbers).
+    pi::RoomRequest gone;
+    gone.set_room_id(s.room.value);
+    gone.set_player_id(player.value);
+    gone.mutable_presence()->set_connected(false);
+    room_send(s.room, std::move(gone));
+  }
   if (Conn* old = find_conn(s.conn)) {
     old->session = {};
     close_conn(*old, proto::CLOSE_LOGGED_IN_ELSEWHERE, "logged in elsewhere");
@@ -826,6 +846,7 @@ void Shard::finish_claim(const Claim& cl, const pi::SessionState& state, proto::
     s.held_until = svc_.clock.now() + std::chrono::milliseconds(cfg_.session.session_grace_ms);
     svc_.metrics.sessions_detached.add(1);
   }
+  watch_zone(s.zone);
   sessions_.emplace(sid, s);
   by_player_[s.player] = sid;
   svc_.metrics.login(Errc::ok).inc();
@@ -848,7 +869,7 @@ void Shard::finish_claim(const Claim& cl, const pi::SessionState& state, proto::
   if (old_room.valid()) {
     // Seed 001 case 4: back into the room, replaying what the client missed.
     sessions_.at(sid).room = old_room;
-    attach_to_room(sid, old_room, cl.last_seq);
+    attach_to_room(sid, old_room, state.room_changed() ? 0 : cl.last_seq);
   } else {
     join_zone_lobby(sid, 0);
   }
@@ -873,6 +894,8 @@ void Shard::leave_current_room(Session& s, room::LeaveReason why) {
   remove_room_member(old, s.id);
   s.room = {};
   s.room_type.clear();
+  s.room_seq = 0;  // the next room numbers its own events
+  if (!s.conn.valid()) s.room_changed = true;
   pi::RoomRequest req;
   req.set_room_id(old.value);
   req.set_player_id(s.player.value);
@@ -943,6 +966,7 @@ void Shard::join_zone_lobby(SessionId sid, int attempt) {
                }
                ss->room = room;
                ss->room_type = room::kLobbyType;
+               ss->room_seq = 0;
                attach_to_room(sid, room, 0);
              });
 }
@@ -1005,7 +1029,10 @@ void Shard::enter_room(SessionId sid, RoomId room, const pi::RoomReply& reply, s
   s->room_seq = std::max(s->room_seq, reply.seq());
   add_room_member(room, sid);
   Conn* c = find_conn(s->conn);
-  if (!c) return;
+  if (!c) {
+    s->room_changed = true;
+    return;
+  }
   bool answered = rid == 0;
   for (const auto& payload : reply.frames()) {
     if (!answered) {
@@ -1025,6 +1052,7 @@ void Shard::enter_room(SessionId sid, RoomId room, const pi::RoomReply& reply, s
     c->fsm.finish();
     send_error(*c, rid, Errc::internal, "room reply without a snapshot");
   }
+  s->room_changed = false;
   const State want = s->room_type == room::kLobbyType ? State::in_lobby : State::in_room;
   if (c->fsm.state() != State::closed) set_state(*c, want);
 }
@@ -1070,6 +1098,7 @@ void Shard::on_room_broadcast(const backbone::Message& m) {
     s->room = {};
     s->room_type.clear();
     s->room_seq = 0;
+    if (!s->conn.valid()) s->room_changed = true;
     if (Conn* c = find_conn(s->conn)) {
       proto::ServerFrame out;
       auto* left = out.mutable_room_left();
@@ -1261,7 +1290,13 @@ pi::RoomReply Shard::create_room(const pi::RoomRequest& req) {
   }
   room::Room& room = **r;
   join_into(room, req, false, reply);
-  if (reply.errc() == 0 && c.locked()) room.set_locked(true);
+  if (reply.errc() == 0 && c.locked()) {
+    // The creator's snapshot must show the lock (it is not subscribed yet to see the event).
+    room.set_locked(true);
+    reply.clear_frames();
+    for (auto& f : room.catch_up(PlayerId{req.player_id()}, 0)) reply.add_frames(std::string(f->payload()));
+    reply.set_seq(room.seq());
+  }
   flush_room(room);
   return reply;
 }
@@ -1269,6 +1304,7 @@ pi::RoomReply Shard::create_room(const pi::RoomRequest& req) {
 pi::RoomReply Shard::auto_join_room(const pi::RoomRequest& req) {
   const auto& a = req.auto_join();
   const PlayerId player{req.player_id()};
+  const room::Params wanted = to_params(a.params());
   pi::RoomReply reply;
   // Fullest room of the pair with space, never a full, locked or ended one; ties to the oldest.
   // Rooms the game refuses this player are skipped; a new room is opened when none is left.
@@ -1277,6 +1313,7 @@ pi::RoomReply Shard::auto_join_room(const pi::RoomRequest& req) {
     room::Room* r = h->room.get();
     if (r->spec().type != a.type() || r->spec().zone != a.zone() || r->full() || r->locked() || r->ended()) continue;
     if (r->spec().owner.valid()) continue;  // rooms a client created are joined by id
+    if (r->spec().params != wanted) continue;  // e.g. other stakes
     candidates.push_back(r);
   }
   std::sort(candidates.begin(), candidates.end(), [](const room::Room* x, const room::Room* y) {
@@ -1295,7 +1332,7 @@ pi::RoomReply Shard::auto_join_room(const pi::RoomRequest& req) {
     if (attempt.errc() == 0) return attempt;
   }
   std::string error;
-  auto r = open_room(a.type(), a.zone(), 0, PlayerId{}, to_params(a.params()), error);
+  auto r = open_room(a.type(), a.zone(), 0, PlayerId{}, wanted, error);
   if (!r) {
     set_error(reply, to_errc(r.error()), error);
     return reply;
@@ -1329,7 +1366,6 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
   room::Room& r = *it->second->room;
   const PlayerId player{req.player_id()};
   reply.set_room_id(r.id().value);
-  reply.set_room_type(r.spec().type);
   auto set_err = [&](const Status& st) {
     if (!st) set_error(reply, to_errc(st.error()), {});
   };
@@ -1342,6 +1378,7 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
         set_error(reply, Errc::not_found, "not a member any more");
         break;
       }
+      reply.set_room_type(r.spec().type);
       r.set_connected(player, true);
       // catch_up after set_connected so the reconnect event itself is part of the replay.
       for (auto& f : r.catch_up(player, req.reattach().last_seq())) reply.add_frames(std::string(f->payload()));
@@ -1374,7 +1411,7 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
         const Errc code = to_errc(st.error());
         e->set_request_id(req.message().request_id());
         e->set_errc(static_cast<std::uint32_t>(code));
-        e->set_message(code == Errc::not_found ? "not in this room" : std::string(errc_name(code)));
+        e->set_message(code == Errc::not_found ? "not in this room" : room_error_text(code));
         (void)svc_.backbone.publish(room_subject(r.id()), b.SerializeAsString());
       }
       break;
@@ -1389,9 +1426,9 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
 
 void Shard::flush_room(room::Room& r) {
   const RoomId id = r.id();
-  auto out = r.take_broadcasts();
+  r.take_broadcasts(outbox_scratch_);
+  auto& out = outbox_scratch_;
   auto removed = r.take_removals();
-  if (!out.empty() || !removed.empty()) dirty_rooms_.insert(id);
   for (auto& b : out) {
     pi::RoomBroadcast msg;
     msg.set_room_id(id.value);
@@ -1423,9 +1460,18 @@ void Shard::flush_room(room::Room& r) {
     svc_.metrics.rooms.add(-1);
     return;
   }
-  zones_.upsert({id, r.spec().type, r.spec().zone, r.size(), r.spec().capacity, r.locked(), r.spectators()});
   auto it = rooms_.find(id);
-  if (it != rooms_.end()) arm_room(*it->second);
+  if (it == rooms_.end()) return;
+  HostedRoom& h = *it->second;
+  if (h.listed_players != r.size() || h.listed_spectators != r.spectators() || h.listed_locked != r.locked()) {
+    // Counts changed: update the local replica now and push to the directory (coalesced).
+    h.listed_players = r.size();
+    h.listed_spectators = r.spectators();
+    h.listed_locked = r.locked();
+    zones_.upsert({id, r.spec().type, r.spec().zone, r.size(), r.spec().capacity, r.locked(), r.spectators()});
+    dirty_rooms_.insert(id);
+  }
+  arm_room(h);
 }
 
 void Shard::arm_room(HostedRoom& h) {
@@ -1478,6 +1524,44 @@ void Shard::push_zone_counts() {
   }
   dirty_rooms_.clear();
   closed_rooms_.clear();
+}
+
+void Shard::watch_zone(const std::string& zone) {
+  const auto now = svc_.clock.now();
+  auto it = zone_watches_.find(zone);
+  if (it != zone_watches_.end()) {
+    it->second.last_used = now;
+    return;
+  }
+  // Watch first (its initial entries and every later change are queued to this shard in order),
+  // then list now so that the first answer is already complete; the queued events that follow
+  // replay changes made since the watch began, so the replica converges.
+  const std::string prefix = std::string(room::kZonePrefix) + zone + ".";
+  auto sub = svc_.backbone.kv_watch(prefix, true, executor_, [this](backbone::KvEvent ev) { on_zone_event(ev); });
+  if (!sub) return;  // backbone trouble: lists show this shard's own rooms only; retried next use
+  zone_watches_.emplace(zone, ZoneWatch{*sub, now});
+  if (auto entries = svc_.backbone.kv_list(prefix)) {
+    for (const auto& e : *entries) on_zone_event(backbone::KvEvent{backbone::KvOp::put, e});
+  }
+}
+
+void Shard::forget_idle_zones() {
+  const auto now = svc_.clock.now();
+  if (now < next_zone_gc_) return;
+  next_zone_gc_ = now + std::chrono::minutes(1);
+  std::unordered_map<std::string, bool> in_use;
+  for (const auto& [sid, s] : sessions_) in_use[s.zone] = true;
+  for (auto it = zone_watches_.begin(); it != zone_watches_.end();) {
+    if (in_use.count(it->first) || now - it->second.last_used < std::chrono::minutes(10)) {
+      ++it;
+      continue;
+    }
+    svc_.backbone.unsubscribe(it->second.sub);
+    for (const auto& e : zones_.list(it->first)) {
+      if (!rooms_.count(e.room)) zones_.remove(e.room);
+    }
+    it = zone_watches_.erase(it);
+  }
 }
 
 void Shard::on_zone_event(const backbone::KvEvent& ev) {
@@ -1626,6 +1710,7 @@ void Shard::probe_lag() {
 }
 
 void Shard::sweep() {
+  forget_idle_zones();
   const auto now = svc_.clock.now();
   const auto hb = std::chrono::milliseconds(cfg_.session.heartbeat_timeout_ms);
   const auto idle = std::chrono::milliseconds(cfg_.session.idle_timeout_ms);

@@ -106,6 +106,7 @@ class Shard final : public net::ConnectionEvents {
     RoomId room;                // invalid until in a room
     std::string room_type;      // type of `room` ("lobby" or a game)
     std::uint64_t room_seq = 0; // last room event seq queued to the client
+    bool room_changed = false;  // changed rooms while detached: the client's last_seq is stale
     std::uint64_t token_id = 0;
     TimePoint held_until{};     // meaningful while detached
   };
@@ -184,6 +185,10 @@ class Shard final : public net::ConnectionEvents {
     std::unique_ptr<room::Room> room;
     asio::steady_timer timer;
     std::optional<TimePoint> armed;
+    // What the zone directory last heard (only changes are pushed: ticks and inputs are not).
+    std::uint32_t listed_players = UINT32_MAX;
+    std::uint32_t listed_spectators = 0;
+    bool listed_locked = false;
   };
   proto::internal::RoomReply handle_room(const proto::internal::RoomRequest& req);
   proto::internal::RoomReply join_lobby(const proto::internal::RoomRequest& req);
@@ -203,6 +208,10 @@ class Shard final : public net::ConnectionEvents {
   void on_room_due(RoomId id);
   void push_zone_counts();
   void on_zone_event(const backbone::KvEvent& ev);
+  /// Makes sure this shard's replica follows `zone` (watch + initial listing); marks it used.
+  void watch_zone(const std::string& zone);
+  /// Stops following zones nobody here looked at for a while (their remote rooms are dropped).
+  void forget_idle_zones();
 
   // --- inbox
   void on_inbox(backbone::Message m);
@@ -251,8 +260,15 @@ class Shard final : public net::ConnectionEvents {
   std::unordered_map<RoomId, std::unique_ptr<HostedRoom>> rooms_;
   std::unordered_map<RoomId, RoomSub> room_subs_;
   std::set<RoomId> dirty_rooms_;
+  std::vector<room::Broadcast> outbox_scratch_;  // flush_room's drain buffer (keeps its capacity)
   std::unordered_map<RoomId, std::string> closed_rooms_;  // closed since the last push -> zone
   room::ZoneDirectory zones_;
+  struct ZoneWatch {
+    backbone::SubscriptionId sub;
+    TimePoint last_used;
+  };
+  std::unordered_map<std::string, ZoneWatch> zone_watches_;  // zones this shard's players look at
+  TimePoint next_zone_gc_{};
   std::vector<backbone::SubscriptionId> subs_;
 };
 

@@ -291,6 +291,11 @@ std::vector<Broadcast> Room::take_broadcasts() {
   return out;
 }
 
+void Room::take_broadcasts(std::vector<Broadcast>& out) {
+  out.clear();
+  out.swap(outbox_);
+}
+
 std::vector<Removal> Room::take_removals() {
   std::vector<Removal> out;
   out.swap(removals_);
@@ -444,6 +449,17 @@ Result<std::unique_ptr<Room>> Room::load(std::string_view saved, std::unique_ptr
 
 Room::Room(RoomSpec spec, std::unique_ptr<RoomHandler> handler, const Clock& clock, Restoring)
     : spec_(std::move(spec)), handler_(std::move(handler)), clock_(clock) {}
+
+Status RoomHandler::on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) {
+  proto::RoomEvent ev;
+  auto* c = ev.mutable_chat();
+  c->set_from_player_id(m.player.value);
+  c->set_from_name(m.name);
+  c->set_text(std::string(text));
+  c->set_tag(tag);
+  room.broadcast(std::move(ev));
+  return {};
+}
 
 Status LobbyHandler::on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) {
   if (text.empty() || text.size() > max_chat_bytes_) return fail(Errc::invalid_argument);

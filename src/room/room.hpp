@@ -78,10 +78,9 @@ class RoomHandler {
   virtual void on_leave(Room&, const Member&, LeaveReason) {}
   /// `m`'s connection dropped (connected = false) or came back (true).
   virtual void on_presence(Room&, const Member&, bool /*connected*/) {}
-  /// A chat line; Errc::bad_state if the room type has no chat.
-  virtual Status on_chat(Room&, const Member&, std::string_view /*text*/, std::uint64_t /*tag*/) {
-    return fail(Errc::bad_state);
-  }
+  /// A chat line (the edge has checked its length). By default it is broadcast to every member
+  /// as a ChatMessage; a game without chat returns Errc::bad_state.
+  virtual Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag);
   /// A game message (client's GameMessage.data) from a player (never a spectator). An error
   /// is answered to the sender; game-level refusals are better sent with send_to().
   virtual Status on_message(Room&, const Member&, std::string_view /*data*/) { return fail(Errc::bad_state); }
@@ -194,6 +193,8 @@ class Room {
 
   /// Drains the events queued since the last call (the shell publishes them).
   std::vector<Broadcast> take_broadcasts();
+  /// The same into `out` (cleared first), keeping both vectors' capacity for the next drain.
+  void take_broadcasts(std::vector<Broadcast>& out);
   /// Drains the members the room removed by itself since the last call.
   std::vector<Removal> take_removals();
 

@@ -2,8 +2,8 @@
 // ZoneDirectory: a shard's local read replica of room counts per zone (seed 003).
 //
 // Hosts push each room's count (coalesced) into the backbone KV under "zone.<zone>.<room_id>";
-// every shard watches that prefix and applies the changes here, so room lists and counts are
-// answered locally without asking the hosts. A shard applies its own rooms' changes directly.
+// every shard watches the zones its players are in or list and applies the changes here, so
+// room lists and counts are answered locally without asking the hosts. A shard applies its own rooms' changes directly.
 // pick() returns the fullest room that still has space; it may be stale — the owner's join()
 // is the authority and answers ROOM_FULL, after which the caller marks the room full and retries.
 // (Auto-join does not use it: the (zone, type) home shard places players exactly; the replica

@@ -221,6 +221,36 @@ TEST_F(RoomsTest, AutoJoinFillsTheFullestRoomAndListsAgree) {
   EXPECT_EQ(seats[r->room_id()], 1);
 }
 
+TEST_F(RoomsTest, AnotherZonesRoomsAreListedOnFirstLook) {
+  auto& host = player("hoster");
+  auto& looker = player("looker2");
+  std::vector<std::uint64_t> made;
+  // Rooms in a zone nobody on the looker's shard was in: its replica starts following the zone
+  // at the first list, and the list converges to the hosts' counts.
+  for (int i = 0; i < 3; ++i) {
+    auto r = run(host.create_room("relay", "faraway", 8));
+    ASSERT_TRUE(r);
+    made.push_back(r->room_id());
+  }
+  ASSERT_TRUE(pump_until(
+      [&] {
+        auto list = run(looker.list_rooms("faraway"));
+        if (!list || list->zone() != "faraway") return false;
+        // The host moved on from the first two rooms (each creation left the previous one, which
+        // closed empty): only the last remains, with one player.
+        return list->rooms_size() == 1 && list->rooms(0).room_id() == made.back() && list->rooms(0).players() == 1;
+      },
+      5s));
+  ASSERT_TRUE(run(looker.join_room(made.back())));
+  ASSERT_TRUE(pump_until(
+      [&] {
+        auto list = run(looker.list_rooms("faraway", "relay"));
+        return list && list->rooms_size() == 1 && list->rooms(0).players() == 2;
+      },
+      5s));
+  EXPECT_EQ(run(looker.list_rooms("bad zone")).error(), make_error_code(Errc::invalid_argument));
+}
+
 TEST_F(RoomsTest, TargetedEventsReachOnlyTheirPlayer) {
   auto& a = player("amy");
   auto& b = player("ben");
@@ -275,6 +305,62 @@ TEST_F(RoomsTest, KickAndEndSendPlayersBackToTheirLobby) {
   }
   // The ended room is closed.
   EXPECT_EQ(run(a.join_room(room->room_id())).error(), make_error_code(Errc::not_found));
+}
+
+TEST_F(RoomsTest, BackInTheLobbyAfterALongGameEveryLobbyEventArrives) {
+  auto& gamer = player("gamer");
+  auto& chatter = player("chatter");
+  ASSERT_TRUE(run(gamer.create_room("drill", "", 2, {{"tick_hz", "100"}})));
+  // Let the game room's numbering run far past the lobby's.
+  ASSERT_TRUE(wait_push(gamer, [](const proto::ServerFrame& f) { return is_game(f, "tick:60"); }));
+  ASSERT_TRUE(run(gamer.leave_room()));
+  auto lobby = wait_push(gamer, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(lobby);
+  EXPECT_LT(lobby->room_joined().seq(), 60u);
+  ASSERT_TRUE(run(chatter.chat("welcome back")));
+  EXPECT_TRUE(wait_push(gamer, [](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_chat() && f.room_event().chat().text() == "welcome back";
+  }));
+}
+
+TEST_F(RoomsTest, ALockedRoomSaysSoToItsCreatorAndAutoJoinMatchesParams) {
+  auto& a = player("locker");
+  auto created = run(a.create_room("relay", "", 4, {}, true));
+  ASSERT_TRUE(created);
+  EXPECT_TRUE(created->locked());
+  // Auto-join only shares a room with the same parameters.
+  auto& p1 = player("stakes1");
+  auto& p2 = player("stakes2");
+  auto& p3 = player("stakes3");
+  auto r1 = run(p1.auto_join("drill", "", {{"tick_hz", "1"}}));
+  auto r2 = run(p2.auto_join("drill", "", {{"tick_hz", "2"}}));
+  auto r3 = run(p3.auto_join("drill", "", {{"tick_hz", "1"}}));
+  ASSERT_TRUE(r1 && r2 && r3);
+  EXPECT_NE(r1->room_id(), r2->room_id());
+  EXPECT_EQ(r1->room_id(), r3->room_id());
+}
+
+TEST_F(RoomsTest, KickedWhileAwayTheReturningClientGetsASnapshot) {
+  auto& a = player("keeper");
+  auto& b = player("wanderer");
+  auto room = run(a.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(b.join_room(room->room_id())));
+  const std::string token = b.resume_token();
+  const auto seen = b.last_seq();
+  b.drop();
+  const std::string away = "away:" + std::to_string(b.player_id());
+  ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) { return is_game(f, away); }));
+  ASSERT_TRUE(a.send_game("end:over"));
+  ASSERT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return f.has_room_left(); }));
+  auto& b2 = make_client();
+  ASSERT_TRUE(run(b2.connect()));
+  b2.set_resume_state(token, seen);
+  ASSERT_TRUE(run(b2.resume()));
+  // Its last_seq was about the ended room: it gets the lobby's snapshot, not a replay.
+  auto snap = wait_push(b2, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->room_joined().room_type(), "lobby");
 }
 
 TEST_F(RoomsTest, TicksArriveInOrder) {

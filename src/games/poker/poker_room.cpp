@@ -248,7 +248,7 @@ room::RoomType make_poker_type() {
   t.min_capacity = static_cast<std::uint32_t>(kMinSeats);
   t.max_capacity = static_cast<std::uint32_t>(kMaxSeats);
   t.max_spectators = 16;
-  t.log_size = 512;
+  t.log_size = 128;  // ~3 hands of history (38 events a hand): a longer absence gets the TableView snapshot
   t.presence_events = true;
   t.make = [](const room::RoomSpec& spec, std::string& error) -> Result<std::unique_ptr<room::RoomHandler>> {
     auto params = parse_poker_params(spec.params, error);

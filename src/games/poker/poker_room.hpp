@@ -93,7 +93,7 @@ class PokerHandler final : public room::RoomHandler {
   std::uint64_t deadline_ms_ = 0;
 };
 
-/// The "poker" room type: capacity 6 by default (2..10), 16 spectators, a 512-event log,
+/// The "poker" room type: capacity 6 by default (2..10), 16 spectators, a 128-event log,
 /// presence events on. The factory validates params (see PokerParams) and the capacity.
 room::RoomType make_poker_type();
 

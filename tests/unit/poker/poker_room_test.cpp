@@ -134,7 +134,7 @@ TEST(PokerParamsTest, DefaultsAndValidation) {
   EXPECT_EQ(type.min_capacity, 2u);
   EXPECT_EQ(type.max_capacity, 10u);
   EXPECT_EQ(type.max_spectators, 16u);
-  EXPECT_EQ(type.log_size, 512u);
+  EXPECT_EQ(type.log_size, 128u);
   EXPECT_TRUE(type.presence_events);
   error.clear();
   EXPECT_FALSE(type.make(poker_spec(11), error));

@@ -321,12 +321,18 @@ TEST_F(RoomTest, LobbyChatValidatesLength) {
   EXPECT_EQ(room.take_broadcasts().size(), 2u);
 }
 
-TEST_F(RoomTest, DefaultHandlerHasNoChat) {
+TEST_F(RoomTest, DefaultHandlerBroadcastsChatButNoGameMessages) {
   Room room(spec(), std::make_unique<RoomHandler>(), clock_);
   ASSERT_TRUE(room.join(P(1), "a"));
-  const auto st = room.chat(P(1), "hi", 0);
-  ASSERT_FALSE(st);
-  EXPECT_EQ(to_errc(st.error()), Errc::bad_state);
+  (void)room.take_broadcasts();
+  ASSERT_TRUE(room.chat(P(1), "hi", 7));
+  auto out = room.take_broadcasts();
+  ASSERT_EQ(out.size(), 1u);
+  const auto ev = event_of(out[0].frame);
+  ASSERT_TRUE(ev.has_chat());
+  EXPECT_EQ(ev.chat().text(), "hi");
+  EXPECT_EQ(ev.chat().tag(), 7u);
+  EXPECT_EQ(to_errc(room.message(P(1), "x").error()), Errc::bad_state);
 }
 
 TEST_F(RoomTest, MembersProtoListsEveryMember) {
