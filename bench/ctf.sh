@@ -7,18 +7,20 @@
 # tick, up to 1000/HZ ms), ticks lost (gaps in State.tick). Baseline in the same run: the raw
 # loopback writev program with as many connections and State-sized frames, one per writev: the
 # deliveries/s the kernel path allows on this machine; the ratio is what the node achieves of it.
-# Usage: bench/ctf.sh [rooms=1000] [hz=20] [seconds=40]
+# Bots log in first (--join-after-all-in), then join the games; two bot processes (PROCS=2).
+# Usage: bench/ctf.sh [rooms=1000] [hz=20] [seconds=60]
 source "$(dirname "$0")/lib.sh"
 ROOMS="${1:-1000}"
 HZ="${2:-20}"
-S="${3:-40}"
+S="${3:-60}"
 N=$((ROOMS * 16))
 build_release
 base=$("$BIN/bench/raw_writev_baseline" "$N" 10 1 400)
 start_server
 t0=$(date +%s.%N); cpu0=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")
 d0=$(metric sb_broadcast_deliveries_total); k0=$(metric sb_room_ticks_total)
-bots --bots "$N" --duration "$S" --chat-rate 0 --ramp 4000 --quiet --scenario ctf --prefix "ctf${HZ}h" \
+bots --bots "$N" --procs "${PROCS:-2}" --duration "$S" --chat-rate 0 --ramp 4000 --quiet --scenario ctf \
+  --prefix "ctf${HZ}h" --join-after-all-in \
   --game-param min_players=16 --game-param time_limit_s=3600 --game-param score_limit=20 \
   --game-param tick_hz="$HZ" --json /tmp/sb-ctf.json
 t1=$(date +%s.%N); cpu1=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")

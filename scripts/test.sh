@@ -8,7 +8,7 @@ bash scripts/build.sh release
 if command -v clang++ >/dev/null; then
   cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSB_BUILD_FUZZ=ON -DSB_BUILD_BENCH=OFF >/dev/null
-  cmake --build build/fuzz --target frame_fuzz -j "${JOBS:-$(nproc)}"
+  cmake --build build/fuzz --target frame_fuzz game_input_fuzz -j "${JOBS:-$(nproc)}"
 fi
 cd build/release
 ctest --output-on-failure --timeout 600 "$@"

@@ -157,7 +157,8 @@ asio::awaitable<void> BotFleet::run_bot(Bot* bot) {
       continue;
     }
     if (s == State::logged_in && config_.scenario != "lobby") {
-      if (!bot->in_game && bot->client.room_id() != 0) {
+      const bool hold = config_.join_after_all_in && stats_.logged_in < config_.count && !all_in_once_;
+      if (!bot->in_game && bot->client.room_id() != 0 && !hold) {
         co_await join_game(bot);
         continue;
       }
@@ -281,6 +282,10 @@ void BotFleet::on_state(Bot* bot, State s) {
     }
     logged_in ? ++stats_.logged_in : --stats_.logged_in;
     bot->counted_logged_in = logged_in;
+    if (config_.join_after_all_in && !all_in_once_ && stats_.logged_in >= config_.count) {
+      all_in_once_ = true;  // release every waiting game bot
+      for (auto& b : bots_) b->wake.cancel();
+    }
   }
   if (logged_in) {
     const std::uint64_t reconnects = bot->client.reconnects();

@@ -55,6 +55,9 @@ struct FleetConfig {
   std::string scenario = "lobby";
   std::string game_zone;
   std::map<std::string, std::string> game_params;
+  /// Game bots wait until every bot of this process is logged in before joining games (a
+  /// benchmark's logins then do not compete with the games for the server's CPU).
+  bool join_after_all_in = false;
 };
 
 class BotFleet {
@@ -108,6 +111,7 @@ class BotFleet {
   BotStats stats_;
   bool stopping_ = false;
   bool launching_ = false;
+  bool all_in_once_ = false;  // every bot of this process was logged in at some point
   std::uint64_t running_ = 0;
   asio::steady_timer launch_timer_;
 };

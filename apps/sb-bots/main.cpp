@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--game-zone", fleet.game_zone, "zone of the game rooms (empty = the bot's zone)");
   app.add_option("--game-param", game_params, "KEY=VALUE parameter for new game rooms (repeatable)");
+  app.add_flag("--join-after-all-in", fleet.join_after_all_in,
+               "game bots join games only once every bot of the process is logged in");
   // Hidden: how the parent starts its children.
   app.add_flag("--child", child)->group("");
   app.add_option("--first-index", first_index)->group("");

@@ -340,6 +340,7 @@ std::vector<std::string> child_args(const RunConfig& c, const std::string& exe, 
                              "--count", std::to_string(count)};
   if (f.client.transport == client::ClientOptions::Transport::websocket) a.emplace_back("--ws");
   a.insert(a.end(), {"--scenario", f.scenario, "--game-zone", f.game_zone});
+  if (f.join_after_all_in) a.emplace_back("--join-after-all-in");
   for (const auto& [k, v] : f.game_params) a.insert(a.end(), {"--game-param", k + "=" + v});
   return a;
 }

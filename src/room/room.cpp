@@ -167,11 +167,16 @@ void Room::set_locked(bool locked) {
 }
 
 void Room::advance(TimePoint now) {
+  // Timers armed during this call wait for the next one (the shell re-arms at next_deadline()):
+  // a handler that keeps arming 0 ms timers cannot hold the shard in this loop.
+  const TimerId armed_before = next_timer_;
   while (!ended_) {
     // The earliest due item: a timer or the tick (timers first on a tie, in arming order).
-    auto t = std::min_element(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) {
-      return a.due != b.due ? a.due < b.due : a.id < b.id;
-    });
+    auto t = timers_.end();
+    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+      if (it->id > armed_before) continue;
+      if (t == timers_.end() || it->due < t->due || (it->due == t->due && it->id < t->id)) t = it;
+    }
     const bool timer_due = t != timers_.end() && t->due <= now;
     const bool tick_due = tick_hz_ > 0 && next_tick_ <= now;
     if (!timer_due && !tick_due) break;

@@ -177,7 +177,8 @@ class Room {
   Status message(PlayerId player, std::string_view data);
   /// Lock or unlock at a player's request: only the owner may (Errc::bad_state otherwise).
   Status request_lock(PlayerId player, bool locked);
-  /// Fires every timer and tick due at or before `now`, in deadline order.
+  /// Fires every timer and tick due at or before `now`, in deadline order. Timers armed by the
+  /// handler during this call fire at the next call, even if already due.
   void advance(TimePoint now);
   /// When advance() next has work, if ever.
   std::optional<TimePoint> next_deadline() const noexcept;

@@ -144,7 +144,9 @@ void PokerHandler::on_timer(room::Room& room, std::uint64_t tag) {
   const std::uint64_t kind = tag & ((std::uint64_t{1} << kTagBits) - 1);
   if (kind == kTagNextHand) {
     next_hand_timer_ = 0;
-    if (table_.can_start()) (void)table_.start_hand();
+    if (table_.can_start() && static_cast<int>(disconnected_.size()) < table_.seated_count()) {
+      (void)table_.start_hand();
+    }
   } else if (kind == kTagAction) {
     if ((tag >> kTagBits) != generation_) return;  // a turn that is already over
     action_timer_ = 0;
@@ -193,6 +195,9 @@ void PokerHandler::pump(room::Room& room) {
 
 void PokerHandler::arm_next_hand(room::Room& room) {
   if (next_hand_timer_ != 0 || !table_.can_start()) return;
+  // Nobody at the table has a connection: pause instead of auto-playing hands for nobody (and
+  // with a 0 ms delay, forever); the first player back resumes play (on_presence -> pump).
+  if (static_cast<int>(disconnected_.size()) >= table_.seated_count()) return;
   next_hand_timer_ = room.set_timer(std::chrono::milliseconds(params_.next_hand_delay_ms), kTagNextHand);
 }
 
