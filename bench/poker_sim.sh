@@ -6,11 +6,9 @@
 # same run: 1,000 players (200 tables, everything in cache), so the per-player figures at scale
 # can be read as a ratio to the small case. Bots answer at once and the next hand starts at once
 # (throughput); the threads are shards, each owning its tables.
-# Memory: each event kept in a room's log costs ~170 bytes, so the poker type's 512-event log is
-# ~18 KB per player at 5 seats once full (136k players fill it within 30 s). 1M players run with
-# --log-size 64 (LOG_1M=N to change; 0 = the type's 512): the full log would need ~18 GB, and at
-# ~0.06 hands per table per second on two cores it would not even fill in 60 s, so its RSS would not
-# be a steady figure. The 64-event log fills after ~2 hands per table.
+# Memory: each event kept in a room's log costs ~170 bytes; the poker type keeps 128 events (about
+# three hands), ~4.4 KB per player at 5 seats once full, on top of ~1.2 KB for the seated player
+# (room member, table seat, bot and session). LOG_1M=N runs the 1M case with another log size.
 # Usage: bench/poker_sim.sh [seconds_136k=30] [seconds_1m=60] [threads=2]
 # SB_POKERSIM=path/to/sb-pokersim skips the release build and runs that binary.
 source "$(dirname "$0")/lib.sh"
@@ -33,7 +31,7 @@ sim() {
 sim base1k --players 1000 --duration 10 --warmup 2
 sim p136k --players 136000 --duration "$S1"
 
-sim p1m --players 1000000 --duration "$S2" --log-size "${LOG_1M:-64}"
+sim p1m --players 1000000 --duration "$S2" --log-size "${LOG_1M:-0}"
 
 python3 - /tmp/sb-pokersim-base1k.json /tmp/sb-pokersim-p136k.json /tmp/sb-pokersim-p1m.json <<'PY'
 import json, sys
