@@ -80,6 +80,8 @@ const std::vector<std::pair<std::string, Setter>>& keys() {
       SB_KEY("session.session_grace_ms", session.session_grace_ms),
       SB_KEY("session.max_errors", session.max_errors),
       SB_KEY("session.max_connections", session.max_connections),
+      SB_KEY("session.game_rate", session.game_rate),
+      SB_KEY("session.game_burst", session.game_burst),
       SB_KEY("auth.workers", auth.workers),
       SB_KEY("auth.max_queue", auth.max_queue),
       SB_KEY("auth.worker_nice", auth.worker_nice),

@@ -32,6 +32,8 @@ struct SessionConfig {
   std::uint32_t session_grace_ms = 30'000;       // a dropped session is held this long
   std::uint32_t max_errors = 20;                 // protocol errors before the connection is closed
   std::uint32_t max_connections = 19'000;        // per node; above this new connections are refused
+  double game_rate = 60;    // GameMessages per second per connection (token bucket); 0 = no limit
+  double game_burst = 120;
 };
 
 struct AuthConfig {

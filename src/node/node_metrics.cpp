@@ -20,6 +20,7 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       chat_messages(r.counter("sb_chat_messages_total", "Chat messages accepted")),
       broadcast_deliveries(r.counter("sb_broadcast_deliveries_total", "Room events queued to members")),
       game_messages(r.counter("sb_game_messages_total", "Game messages (inputs, actions) received from clients")),
+      game_messages_limited(r.counter("sb_game_messages_limited_total", "Game messages refused by session.game_rate")),
       rooms_created(r.counter("sb_rooms_created_total", "Rooms opened (lobbies and games)")),
       rooms_ended(r.counter("sb_rooms_ended_total", "Game rooms that ended with results")),
       room_ticks(r.counter("sb_room_ticks_total", "Game ticks run by hosted rooms")) {

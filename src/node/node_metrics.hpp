@@ -42,6 +42,7 @@ struct NodeMetrics {
   metrics::Counter& chat_messages;
   metrics::Counter& broadcast_deliveries;
   metrics::Counter& game_messages;
+  metrics::Counter& game_messages_limited;
   metrics::Counter& rooms_created;
   metrics::Counter& rooms_ended;
   metrics::Counter& room_ticks;

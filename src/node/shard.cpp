@@ -675,6 +675,28 @@ void Shard::on_game(Conn& c, std::uint32_t rid, proto::GameMessage& r) {
     send_error(c, rid, Errc::bad_state, "not in a game room");
     return;
   }
+  if (cfg_.session.game_rate > 0) {
+    // A token bucket per connection: a flood costs the sender errors, not the room's shard.
+    const auto now = svc_.clock.now();
+    if (c.game_tokens < 0) {
+      c.game_tokens = cfg_.session.game_burst;
+    } else {
+      const double dt = std::chrono::duration<double>(now - c.game_refill).count();
+      c.game_tokens = std::min(cfg_.session.game_burst, c.game_tokens + dt * cfg_.session.game_rate);
+    }
+    c.game_refill = now;
+    if (c.game_tokens < 1) {
+      svc_.metrics.game_messages_limited.inc();
+      send_error(c, rid, Errc::rate_limited, "more game messages than session.game_rate allows",
+                 static_cast<std::uint32_t>(1000.0 / cfg_.session.game_rate) + 1);
+      if (++c.errors > cfg_.session.max_errors) {
+        svc_.metrics.closes_protocol.inc();
+        close_conn(c, proto::CLOSE_PROTOCOL_ERROR, "too many errors");
+      }
+      return;
+    }
+    c.game_tokens -= 1;
+  }
   svc_.metrics.game_messages.inc();
   pi::RoomRequest req;
   req.set_room_id(s->room.value);

@@ -96,6 +96,8 @@ class Shard final : public net::ConnectionEvents {
     TimePoint last_rx;
     TimePoint last_request;
     std::uint32_t errors = 0;
+    double game_tokens = -1;    // GameMessage bucket (session.game_rate); < 0: not started
+    TimePoint game_refill{};
   };
   struct Session {
     SessionId id;

@@ -408,5 +408,33 @@ TEST_F(RoomsTest, AGameLearnsOfDropsAndReturnsAndReplaysWhatWasMissed) {
   EXPECT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:i am back"); }));
 }
 
+class RoomsFloodTest : public NodeTest {
+ protected:
+  void SetUp() override {
+    NodeTest::SetUp();
+    config_.session.game_rate = 10;
+    config_.session.game_burst = 20;
+    config_.session.max_errors = 5;
+    start();
+  }
+};
+
+TEST_F(RoomsFloodTest, AGameMessageFloodIsRateLimitedThenClosed) {
+  auto& flooder = registered("flooder");
+  ASSERT_TRUE(in_room(flooder));
+  ASSERT_TRUE(run(flooder.create_room("relay", "", 2)));
+  // Within the burst every message is relayed.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(flooder.send_game("m" + std::to_string(i)));
+  ASSERT_TRUE(wait_push(flooder, [](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_relay() && f.room_event().relay().data() == "m19";
+  }));
+  // Past it: RATE_LIMITED, and after max_errors of those the connection is closed.
+  for (int i = 0; i < 10; ++i) (void)flooder.send_game("x");
+  ASSERT_TRUE(pump_until([&] { return flooder.last_close().has_value(); }));
+  EXPECT_EQ(flooder.last_close()->reason(), proto::CLOSE_PROTOCOL_ERROR);
+  EXPECT_EQ(flooder.last_error().code(), proto::RATE_LIMITED);
+  EXPECT_GT(flooder.last_error().retry_after_ms(), 0u);
+}
+
 }  // namespace
 }  // namespace sb::test
