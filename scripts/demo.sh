@@ -46,10 +46,17 @@ for name in ("summary", "poker", "lobby"):
     except Exception:
         continue
     g = d.get("game", {})
-    print(f"{name}: bots {d['bots']['peak_logged_in']} errors {d['errors']['total']}"
-          + (f" hands/s {g.get('hands_per_s')} ticks/s {g.get('ticks_received_per_s')}"
-             f" lost {g.get('lost_ticks')} event p99 {g.get('latency_ms', {}).get('event', {}).get('p99')} ms" if g else
-             f" chat sent/s {d['chat']['sent_per_s']} received/s {d['chat']['received_per_s']}"))
+    line = f"{name}: bots {d['bots']['peak_logged_in']} errors {d['errors']['total']}"
+    if g.get("hands"):
+        line += f" hands/s {g['hands_per_s']} actions {g['actions']} rejected {g['rejected']}"
+    elif g.get("ticks_received"):
+        line += (f" ticks received/s {g['ticks_received_per_s']} lost {g['lost_ticks']}"
+                 f" input->state p50 {g['latency_ms']['input']['p50']} ms")
+    else:
+        line += f" chat sent/s {d['chat']['sent_per_s']} received/s {d['chat']['received_per_s']}"
+    if g:
+        line += f" event latency p99 {g['latency_ms']['event']['p99']} ms"
+    print(line)
 PY
 echo "server metrics:"
 curl -s http://127.0.0.1:7702/metrics | grep -E '^sb_(sessions|rooms|room_ticks|game_messages|logins_total\{outcome="ok"\}|chat|broadcast|connections )' || true

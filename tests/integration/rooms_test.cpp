@@ -125,6 +125,22 @@ TEST_F(RoomsTest, CreateJoinRelayAndLeaveBackToTheLobby) {
   EXPECT_EQ(run(bob.leave_room()).error(), make_error_code(Errc::bad_state));
 }
 
+TEST_F(RoomsTest, WebSocketClientsPlayToo) {
+  auto& tcp = player("tcpplayer");
+  auto& ws = make_client(client::ClientOptions::Transport::websocket);
+  ASSERT_TRUE(run(ws.connect()));
+  ASSERT_TRUE(run(ws.register_account("wsplayer", "password-1")));
+  ASSERT_TRUE(in_room(ws));
+  auto room = run(tcp.create_room("relay", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(ws.join_room(room->room_id())));
+  ASSERT_TRUE(ws.send_game(std::string("\x00\x01binary\xff", 9)));
+  auto got = wait_push(tcp, [](const proto::ServerFrame& f) { return f.has_room_event() && f.room_event().has_relay(); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->room_event().relay().data(), std::string("\x00\x01binary\xff", 9));
+  EXPECT_EQ(got->room_event().relay().from_player_id(), ws.player_id());
+}
+
 TEST_F(RoomsTest, CapacityLockAndSpectators) {
   auto& owner = player("owner");
   auto& second = player("second");
