@@ -108,6 +108,15 @@ void Connection::start_write() {
     if (closing_) begin_linger();
     return;
   }
+  writing_ = true;
+  // `this` outlives the write: serve_tcp does not destroy the Connection while writing_.
+  if (queue_.size() == 1) {
+    // The common case at game tick rates (one frame per turn): no buffer vector to allocate.
+    const std::size_t bytes = queue_.front()->bytes.size();
+    asio::async_write(*tcp_, asio::buffer(queue_.front()->bytes),
+                      [this, bytes](boost::system::error_code ec, std::size_t) { write_done(ec, 1, bytes); });
+    return;
+  }
   std::vector<asio::const_buffer> bufs;
   const std::size_t n = std::min<std::size_t>(queue_.size(), 64);
   bufs.reserve(n);
@@ -117,18 +126,19 @@ void Connection::start_write() {
     bufs.emplace_back(f->bytes.data(), f->bytes.size());
     bytes += f->bytes.size();
   }
-  writing_ = true;
-  // `this` outlives the write: serve_tcp does not destroy the Connection while writing_.
-  asio::async_write(*tcp_, bufs, [this, n, bytes](boost::system::error_code ec, std::size_t) {
-    writing_ = false;
-    if (ec) {
-      abort(EndReason::io_error);
-    } else if (!aborted_) {
-      on_written(n, bytes);
-      start_write();
-    }
-    if (aborted_) wakeup_.cancel();  // serve_tcp may be waiting for this write to end
-  });
+  asio::async_write(*tcp_, bufs,
+                    [this, n, bytes](boost::system::error_code ec, std::size_t) { write_done(ec, n, bytes); });
+}
+
+void Connection::write_done(boost::system::error_code ec, std::size_t frames, std::size_t bytes) {
+  writing_ = false;
+  if (ec) {
+    abort(EndReason::io_error);
+  } else if (!aborted_) {
+    on_written(frames, bytes);
+    start_write();
+  }
+  if (aborted_) wakeup_.cancel();  // serve_tcp may be waiting for this write to end
 }
 
 void Connection::begin_linger() {

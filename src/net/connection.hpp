@@ -169,6 +169,7 @@ class Connection {
 
   void kick_writer();
   void start_write();
+  void write_done(boost::system::error_code ec, std::size_t frames, std::size_t bytes);
   void begin_linger();
 };
 
