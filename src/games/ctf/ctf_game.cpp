@@ -326,16 +326,20 @@ void CtfGame::return_flag(int team, PlayerId by, Effects& fx) {
 
 void CtfGame::resolve_tags(Effects& fx) {
   const std::int64_t reach = sq(map_.touch_radius);
+  // While both flags are carried neither side can score (a capture needs its own flag at home),
+  // so carriers may then be tagged anywhere: otherwise two carriers hiding at home stall the match.
+  const bool standoff = flags_[0].carrier.valid() && flags_[1].carrier.valid();
   for (auto& c : players_) {
     if (c.respawn_ticks > 0) continue;
     const Flag& carried = flags_[static_cast<std::size_t>(1 - c.team)];
     if (carried.carrier != c.id) continue;
     for (auto& d : players_) {
       if (d.team == c.team || d.respawn_ticks > 0) continue;
-      // A defender tags only in its own half: red's is x < width/2, blue's x > width/2.
+      // A defender tags only in its own half (red's is x < width/2, blue's x > width/2), except
+      // in a standoff.
       const bool home_half = d.team == 0 ? 2 * std::int64_t{d.pos.x} < map_.width
                                          : 2 * std::int64_t{d.pos.x} > map_.width;
-      if (!home_half || dist2(c.pos, d.pos) > reach) continue;
+      if ((!home_half && !standoff) || dist2(c.pos, d.pos) > reach) continue;
       ++d.tags;
       auto* tg = push(fx).mutable_tagged();
       tg->set_tagger(d.id.value);

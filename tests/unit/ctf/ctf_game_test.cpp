@@ -297,6 +297,29 @@ TEST(CtfGameTest, NoTagOutsideTheDefendersHalf) {
   EXPECT_EQ(g.flags()[1].carrier, P(1));
 }
 
+TEST(CtfGameTest, InAStandoffACarrierIsTaggedAnywhere) {
+  CtfGame g = running_game();
+  Effects fx;
+  // Both flags carried: nobody can score, so the blue defender may tag the red carrier even in
+  // the red half (the position of NoTagOutsideTheDefendersHalf).
+  edit(g, [&](wire::CtfSnapshot& s) {
+    s.mutable_flags(1)->set_carrier(1);
+    s.mutable_flags(1)->set_at_base(false);
+    s.mutable_flags(0)->set_carrier(2);
+    s.mutable_flags(0)->set_at_base(false);
+    auto& a = snap_player(s, P(1));
+    a.set_x(3000);
+    a.set_y(1000);
+    auto& d = snap_player(s, P(2));
+    d.set_x(3100);
+    d.set_y(1000);
+  });
+  g.step(fx);
+  const auto tags = of(fx, wire::CtfEvent::kTagged);
+  ASSERT_FALSE(tags.empty());
+  EXPECT_FALSE(g.flags()[1].carrier.valid());
+}
+
 TEST(CtfGameTest, DroppedFlagReturnsAfterItsTimerOrWhenATeamMateTouchesIt) {
   CtfGame g = running_game();
   const Map& m = g.map();
