@@ -535,7 +535,7 @@ void Shard::on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r) {
     return;
   }
   // Subscribe first: every event after the join is then either in the reply or arrives after it.
-  subscribe_room(room);
+  hold_room(room);
   pi::RoomRequest req;
   req.set_room_id(room.value);
   req.set_player_id(s->player.value);
@@ -544,12 +544,10 @@ void Shard::on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r) {
   const net::ConnId cid = c.io->id();
   const SessionId sid = s->id;
   room_call(room, std::move(req), [this, cid, rid, sid, room, player = s->player](pi::RoomReply reply) {
-    if (reply.errc() != 0) {
-      remove_room_member(room, SessionId{});  // drops the subscription if nobody local is there
-      return reply_error(cid, rid, reply);
-    }
-    if (!find_session(sid)) return give_back_seat(player, room);
-    enter_room(sid, room, reply, rid);
+    if (reply.errc() == 0 && find_session(sid)) enter_room(sid, room, reply, rid);
+    release_room(room);  // after enter_room: the subscription never lapses for a member
+    if (reply.errc() != 0) return reply_error(cid, rid, reply);
+    if (!find_session(sid)) give_back_seat(player, room);
   });
 }
 
@@ -584,18 +582,16 @@ void Shard::on_auto_join(Conn& c, std::uint32_t rid, proto::AutoJoin& r) {
                const RoomId room{reply.room_id()};
                if (!find_session(sid)) return give_back_seat(player, room);
                // The room was unknown before the reply: subscribe now and ask for the snapshot.
-               subscribe_room(room);
+               hold_room(room);
                pi::RoomRequest again;
                again.set_room_id(room.value);
                again.set_player_id(player.value);
                again.mutable_reattach()->set_last_seq(0);
                room_call(room, std::move(again), [this, cid, rid, sid, room, player](pi::RoomReply r2) {
-                 if (r2.errc() != 0) {
-                   remove_room_member(room, SessionId{});
-                   return reply_error(cid, rid, r2);
-                 }
-                 if (!find_session(sid)) return give_back_seat(player, room);
-                 enter_room(sid, room, r2, rid);
+                 if (r2.errc() == 0 && find_session(sid)) enter_room(sid, room, r2, rid);
+                 release_room(room);
+                 if (r2.errc() != 0) return reply_error(cid, rid, r2);
+                 if (!find_session(sid)) give_back_seat(player, room);
                });
              });
 }
@@ -928,7 +924,6 @@ void Shard::leave_current_room(Session& s, room::LeaveReason why) {
 void Shard::give_back_seat(PlayerId player, RoomId room) {
   // The session ended while joining. Unless the player has a session again (a take-over: that
   // session owns the seat now and its own join is a no-op re-join), free the seat.
-  remove_room_member(room, SessionId{});
   if (svc_.backbone.kv_get(session_key(player))) return;
   pi::RoomRequest leave;
   leave.set_room_id(room.value);
@@ -998,7 +993,7 @@ void Shard::attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq) {
   if (!s) return;
   // Subscribe first, then ask for the catch-up: every event is either in the reply or arrives
   // after it (same inbox queue), and room_seq drops duplicates.
-  subscribe_room(room);
+  hold_room(room);
   pi::RoomRequest req;
   req.set_room_id(room.value);
   req.set_player_id(s->player.value);
@@ -1006,22 +1001,16 @@ void Shard::attach_to_room(SessionId sid, RoomId room, std::uint64_t last_seq) {
   req.mutable_reattach()->set_last_seq(last_seq);
   room_call(room, std::move(req), [this, sid, room](pi::RoomReply reply) {
     Session* ss = find_session(sid);
-    if (!ss) {
-      remove_room_member(room, SessionId{});
-      return;
-    }
-    if (ss->room != room) {  // moved on (kicked, left) while this was in flight
-      remove_room_member(room, SessionId{});
-      return;
-    }
-    if (reply.errc() != 0) {
+    // Gone, or moved on (kicked, left) while this was in flight: nothing to enter.
+    const bool still_here = ss && ss->room == room;
+    if (still_here && reply.errc() == 0) enter_room(sid, room, reply);
+    release_room(room);
+    if (still_here && reply.errc() != 0) {
       // The room is gone or no longer has the seat: back to the zone's lobby.
       ss->room = {};
       ss->room_type.clear();
-      remove_room_member(room, SessionId{});
-      return join_zone_lobby(sid, 0);
+      join_zone_lobby(sid, 0);
     }
-    enter_room(sid, room, reply);
   });
 }
 
@@ -1098,10 +1087,26 @@ void Shard::remove_room_member(RoomId room, SessionId sid) {
   if (it == room_subs_.end()) return;
   auto& v = it->second.sessions;
   v.erase(std::remove(v.begin(), v.end(), sid), v.end());
-  if (v.empty()) {
-    svc_.backbone.unsubscribe(it->second.sub);
-    room_subs_.erase(it);
-  }
+  drop_room_sub_if_unused(room);
+}
+
+void Shard::hold_room(RoomId room) {
+  subscribe_room(room);
+  ++room_subs_[room].joining;
+}
+
+void Shard::release_room(RoomId room) {
+  auto it = room_subs_.find(room);
+  if (it == room_subs_.end()) return;
+  if (it->second.joining > 0) --it->second.joining;
+  drop_room_sub_if_unused(room);
+}
+
+void Shard::drop_room_sub_if_unused(RoomId room) {
+  auto it = room_subs_.find(room);
+  if (it == room_subs_.end() || !it->second.sessions.empty() || it->second.joining > 0) return;
+  svc_.backbone.unsubscribe(it->second.sub);
+  room_subs_.erase(it);
 }
 
 void Shard::on_room_broadcast(const backbone::Message& m) {
@@ -1144,10 +1149,7 @@ void Shard::on_room_broadcast(const backbone::Message& m) {
     return;
   }
   if (b.closed()) {
-    if (it->second.sessions.empty()) {
-      svc_.backbone.unsubscribe(it->second.sub);
-      room_subs_.erase(it);
-    }
+    drop_room_sub_if_unused(room);
     return;
   }
   // One frame per shard, shared by every local member.

@@ -115,6 +115,7 @@ class Shard final : public net::ConnectionEvents {
   struct RoomSub {
     backbone::SubscriptionId sub;
     std::vector<SessionId> sessions;
+    std::uint32_t joining = 0;  // joins/reattaches in flight that subscribed ahead of their reply
   };
   struct Claim {  // a login/register/resume in progress
     net::ConnId conn;
@@ -180,6 +181,11 @@ class Shard final : public net::ConnectionEvents {
   void subscribe_room(RoomId room);
   void add_room_member(RoomId room, SessionId sid);
   void remove_room_member(RoomId room, SessionId sid);
+  /// A join or reattach in flight: subscribe now and keep the subscription until release_room(),
+  /// so that a concurrent failure on this shard cannot drop it under a join that succeeds.
+  void hold_room(RoomId room);
+  void release_room(RoomId room);
+  void drop_room_sub_if_unused(RoomId room);
   void on_room_broadcast(const backbone::Message& m);
 
   // --- rooms: owner side
