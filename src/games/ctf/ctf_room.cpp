@@ -116,6 +116,10 @@ void CtfHandler::on_leave(room::Room& room, const room::Member& m, room::LeaveRe
   if (game_.phase() == wire::COUNTDOWN && game_.players().size() < params_.min_players) {
     game_.cancel_countdown();
     room.set_tick_hz(0);
+    // Tell the room: a Countdown of 0 ms means "cancelled, waiting for players again".
+    wire::CtfEvent ev;
+    ev.mutable_countdown()->set_start_in_ms(0);
+    room.broadcast_game(ev.SerializeAsString());
   }
   flush(room, fx);
 }

@@ -133,10 +133,15 @@ TEST_F(CtfRoomTest, CountdownStopsWhenPlayersLeave) {
   ASSERT_TRUE(r->join(P(1), "a"));
   ASSERT_TRUE(r->join(P(2), "b"));
   tick(*r, 10);
+  (void)r->take_broadcasts();
   r->leave(P(2), LeaveReason::left);
   EXPECT_EQ(handler(*r).game().phase(), wire::WAITING);
   EXPECT_EQ(r->tick_hz(), 0u);
   EXPECT_FALSE(r->next_deadline());
+  // The cancellation is announced: a Countdown of 0 ms.
+  auto cd = games_of(decode_all(r->take_broadcasts()), wire::CtfEvent::kCountdown);
+  ASSERT_EQ(cd.size(), 1u);
+  EXPECT_EQ(cd[0].countdown().start_in_ms(), 0u);
 }
 
 TEST_F(CtfRoomTest, TeamsBalanceAndMidMatchJoinersTakeTheSmallerTeam) {
