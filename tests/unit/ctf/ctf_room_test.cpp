@@ -141,7 +141,7 @@ TEST_F(CtfRoomTest, CountdownStopsWhenPlayersLeave) {
   // The cancellation is announced: a Countdown of 0 ms.
   auto cd = games_of(decode_all(r->take_broadcasts()), wire::CtfEvent::kCountdown);
   ASSERT_EQ(cd.size(), 1u);
-  EXPECT_EQ(cd[0].countdown().start_in_ms(), 0u);
+  EXPECT_EQ(cd[0].event.countdown().start_in_ms(), 0u);
 }
 
 TEST_F(CtfRoomTest, TeamsBalanceAndMidMatchJoinersTakeTheSmallerTeam) {
