@@ -17,6 +17,8 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -114,7 +116,16 @@ void print_push(View* view, const sb::proto::ServerFrame& f) {
       say("{} * {} is back", where, ev.member_reconnected().name());
     } else if (ev.has_game()) {
       say("{} game event ({} bytes)", where, ev.game().size());
+    } else if (ev.has_relay()) {
+      say("{} relay from {}: {}", where, ev.relay().from_player_id(), ev.relay().data());
+    } else if (ev.has_locked()) {
+      say("{} * room {}", where, ev.locked().locked() ? "locked" : "unlocked");
+    } else if (ev.has_ended()) {
+      say("{} * room ended ({} bytes of results)", where, ev.ended().results().size());
     }
+  } else if (f.has_room_left()) {
+    say("{} you left the room ({}): {}", view->label(f.room_left().room_id()),
+        f.room_left().reason() == 2 ? "kicked" : "room ended", f.room_left().message());
   } else if (f.has_closing()) {
     say("[closing] {}{}{}", close_name(f.closing().reason()), f.closing().message().empty() ? "" : ": ",
         f.closing().message());
@@ -207,6 +218,13 @@ constexpr const char* kHelp =
     "  /login USER PASS [ZONE]      log in (takes over another connection of the account)\n"
     "  /resume                      reattach with the resume token of the last login\n"
     "  /who                         list the members of the current room\n"
+    "  /rooms [TYPE] [ZONE]         list the rooms of a zone (default: yours)\n"
+    "  /create TYPE [CAP] [K=V...]  create a room (relay, poker, ctf) and sit in it\n"
+    "  /join ID [watch]             join a room by id (watch = as a spectator)\n"
+    "  /auto TYPE [K=V...]          join the fullest room of TYPE with space, or a new one\n"
+    "  /leave                       leave the game room (back to the lobby)\n"
+    "  /lock, /unlock               lock or unlock the room you created\n"
+    "  /send TEXT                   send TEXT as a game message (relayed in relay rooms)\n"
     "  /ping                        round trip to the server\n"
     "  /logout                      end the session\n"
     "  /quit                        leave\n"
@@ -271,6 +289,63 @@ awaitable<void> repl(Client* client, View* view, asio::io_context* io) {
       }
       const std::string names = member_list(r->members(), true);
       say("{} {} members: {}", view->label(r->room_id()), r->members_size(), names);
+    } else if (cmd == "/rooms") {
+      std::string type = words.size() > 1 ? words[1] : std::string();
+      std::string zone = words.size() > 2 ? words[2] : std::string();
+      auto r = co_await client->list_rooms(std::move(zone), std::move(type));
+      if (!r) {
+        say("rooms failed: {}", describe(*client, r.error()));
+        continue;
+      }
+      say("zone '{}': {} rooms", r->zone(), r->rooms_size());
+      for (const auto& info : r->rooms()) {
+        say("  {} {} {}/{}{}{}", info.room_id(), info.room_type(), info.players(), info.capacity(),
+            info.spectators() ? fmt::format(" +{} watching", info.spectators()) : "", info.locked() ? " locked" : "");
+      }
+    } else if ((cmd == "/create" || cmd == "/auto") && words.size() >= 2) {
+      std::map<std::string, std::string> params;
+      std::uint32_t capacity = 0;
+      bool ok = true;
+      for (std::size_t i = 2; i < words.size(); ++i) {
+        const auto eq = words[i].find('=');
+        if (eq != std::string::npos && eq > 0) {
+          params[words[i].substr(0, eq)] = words[i].substr(eq + 1);
+        } else if (cmd == "/create" && i == 2 && std::all_of(words[i].begin(), words[i].end(), ::isdigit)) {
+          capacity = static_cast<std::uint32_t>(std::stoul(words[i]));
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        say("usage: {} TYPE {}[KEY=VALUE ...]", cmd, cmd == "/create" ? "[CAPACITY] " : "");
+        continue;
+      }
+      // Two statements, not `?:` around two co_awaits: GCC 12 destroys such a temporary twice.
+      sb::Result<sb::proto::RoomJoined> r = sb::fail(sb::Errc::internal);
+      if (cmd == "/create") {
+        r = co_await client->create_room(words[1], "", capacity, params);
+      } else {
+        r = co_await client->auto_join(words[1], "", params);
+      }
+      if (!r) say("{} failed: {}", cmd.substr(1), describe(*client, r.error()));
+    } else if (cmd == "/join" && (words.size() == 2 || words.size() == 3)) {
+      char* end = nullptr;
+      const auto id = std::strtoull(words[1].c_str(), &end, 10);
+      if (id == 0 || *end != '\0') {
+        say("usage: /join ROOM_ID [watch]");
+        continue;
+      }
+      auto r = co_await client->join_room(id, words.size() == 3 && words[2] == "watch");
+      if (!r) say("join failed: {}", describe(*client, r.error()));
+    } else if (cmd == "/leave") {
+      auto st = co_await client->leave_room();
+      if (!st) say("leave failed: {}", describe(*client, st.error()));
+    } else if (cmd == "/lock" || cmd == "/unlock") {
+      auto st = co_await client->lock_room(cmd == "/lock");
+      if (!st) say("{} failed: {}", cmd.substr(1), describe(*client, st.error()));
+    } else if (cmd == "/send" && words.size() >= 2) {
+      auto st = client->send_game(line->substr(line->find(' ') + 1));
+      if (!st) say("send failed: {}", describe(*client, st.error()));
     } else if (cmd == "/ping") {
       const auto t0 = std::chrono::steady_clock::now();
       auto r = co_await client->ping();

@@ -43,7 +43,9 @@ bool allowed(State s, Request r) noexcept {
       return r == Request::register_account || r == Request::login || r == Request::resume ||
              r == Request::ping;
     case State::authenticated:
-      return r == Request::logout || r == Request::ping;
+      // Logged in, the lobby placement still in flight: a client may already go to a game room.
+      return r == Request::logout || r == Request::ping || r == Request::create_room ||
+             r == Request::join_room || r == Request::auto_join || r == Request::list_rooms;
     case State::in_lobby:
       return r == Request::logout || r == Request::ping || r == Request::chat ||
              r == Request::members || r == Request::create_room || r == Request::join_room ||

@@ -141,6 +141,28 @@ TEST_F(RoomsTest, WebSocketClientsPlayToo) {
   EXPECT_EQ(got->room_event().relay().from_player_id(), ws.player_id());
 }
 
+TEST_F(RoomsTest, AGameRoomRightAfterLoginWinsOverTheLobbyPlacement) {
+  auto& other = player("bystander");
+  auto& eager = make_client();
+  ASSERT_TRUE(run(eager.connect()));
+  ASSERT_TRUE(run(eager.register_account("eager", "password-1")));
+  // No wait for the lobby's RoomJoined: straight into a game room.
+  auto room = run(eager.create_room("relay", "", 2));
+  ASSERT_TRUE(room) << eager.last_error_message();
+  // Whatever order the lobby placement finished in, the session ends in the relay room only.
+  ASSERT_TRUE(pump_until([&] {
+    auto m = run(other.members());
+    if (!m) return false;
+    for (const auto& mm : m->members()) {
+      if (mm.player_id() == eager.player_id()) return false;
+    }
+    return true;
+  }));
+  auto mine = run(eager.members());
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->room_id(), room->room_id());
+}
+
 TEST_F(RoomsTest, CapacityLockAndSpectators) {
   auto& owner = player("owner");
   auto& second = player("second");
