@@ -493,20 +493,25 @@ void Shard::reply_error(net::ConnId cid, std::uint32_t rid, const pi::RoomReply&
   send_error(*c, rid, reply.errc() ? static_cast<Errc>(reply.errc()) : Errc::internal, reply.message());
 }
 
-void Shard::on_create_room(Conn& c, std::uint32_t rid, proto::CreateRoom& r) {
-  Session* s = find_session(c.session);
-  const room::RoomType* type = svc_.room_types.find(r.type());
-  std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+bool Shard::admit_room_request(Conn& c, std::uint32_t rid, const Session* s, const std::string& type,
+                               const std::string& zone,
+                               const google::protobuf::Map<std::string, std::string>& params) {
+  const room::RoomType* t = svc_.room_types.find(type);
   std::string problem;
   if (!s) problem = "no session";
-  else if (!type || !type->client_creatable) problem = "unknown room type '" + r.type() + "'";
+  else if (!t || !t->client_creatable) problem = "unknown room type '" + type + "'";
   else if (!valid_zone(zone)) problem = "zone must be 1..32 chars of [A-Za-z0-9_-]";
-  else if (!valid_params(r.params())) problem = "at most 16 params, keys 1..32 bytes, values up to 256 bytes";
-  if (!problem.empty()) {
-    c.fsm.finish();
-    send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, problem);
-    return;
-  }
+  else if (!valid_params(params)) problem = "at most 16 params, keys 1..32 bytes, values up to 256 bytes";
+  if (problem.empty()) return true;
+  c.fsm.finish();
+  send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, problem);
+  return false;
+}
+
+void Shard::on_create_room(Conn& c, std::uint32_t rid, proto::CreateRoom& r) {
+  Session* s = find_session(c.session);
+  const std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+  if (!admit_room_request(c, rid, s, r.type(), zone, r.params())) return;
   // Rooms a client creates live on the shard it is connected to: connections are spread over
   // the shards by the kernel, so rooms are too. The creation runs here and now.
   pi::RoomRequest req;
@@ -534,6 +539,12 @@ void Shard::on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r) {
     send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, s ? "room_id required" : "no session");
     return;
   }
+  if (shard_of(room.value) >= cfg_.shards) {
+    // No shard of this node minted it: answer now instead of waiting out a request timeout.
+    c.fsm.finish();
+    send_error(c, rid, Errc::not_found, "no such room");
+    return;
+  }
   // Subscribe first: every event after the join is then either in the reply or arrives after it.
   hold_room(room);
   pi::RoomRequest req;
@@ -553,18 +564,8 @@ void Shard::on_join_room(Conn& c, std::uint32_t rid, const proto::JoinRoom& r) {
 
 void Shard::on_auto_join(Conn& c, std::uint32_t rid, proto::AutoJoin& r) {
   Session* s = find_session(c.session);
-  const room::RoomType* type = svc_.room_types.find(r.type());
-  std::string zone = r.zone().empty() && s ? s->zone : r.zone();
-  std::string problem;
-  if (!s) problem = "no session";
-  else if (!type || !type->client_creatable) problem = "unknown room type '" + r.type() + "'";
-  else if (!valid_zone(zone)) problem = "zone must be 1..32 chars of [A-Za-z0-9_-]";
-  else if (!valid_params(r.params())) problem = "at most 16 params, keys 1..32 bytes, values up to 256 bytes";
-  if (!problem.empty()) {
-    c.fsm.finish();
-    send_error(c, rid, s ? Errc::invalid_argument : Errc::bad_state, problem);
-    return;
-  }
+  const std::string zone = r.zone().empty() && s ? s->zone : r.zone();
+  if (!admit_room_request(c, rid, s, r.type(), zone, r.params())) return;
   // The (zone, type) home shard hosts every auto-joined room of that pair and places players in
   // one step (fullest room with space, else a new one): exact under any number of racing joins.
   pi::RoomRequest req;

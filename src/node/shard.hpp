@@ -145,6 +145,10 @@ class Shard final : public net::ConnectionEvents {
   void on_lock_room(Conn& c, std::uint32_t rid, bool locked);
   void on_list_rooms(Conn& c, std::uint32_t rid, const proto::ListRooms& r);
   void on_game(Conn& c, std::uint32_t rid, proto::GameMessage& r);
+  /// Checks what CreateRoom and AutoJoin share (session, type, zone, params); answers the error
+  /// and finishes the request when something is wrong.
+  bool admit_room_request(Conn& c, std::uint32_t rid, const Session* s, const std::string& type,
+                          const std::string& zone, const google::protobuf::Map<std::string, std::string>& params);
   /// Answers a room request that failed (finishes the in-flight request).
   void reply_error(net::ConnId cid, std::uint32_t rid, const proto::internal::RoomReply& reply);
   void on_auth_done(net::ConnId conn, std::uint32_t rid, std::string zone, std::uint64_t last_seq,

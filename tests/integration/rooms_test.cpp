@@ -201,6 +201,7 @@ TEST_F(RoomsTest, RefusalsAndBadRequestsAreAnswered) {
   EXPECT_EQ(refused.error(), make_error_code(Errc::refused));
   EXPECT_EQ(nobody.last_error_message(), "nobody may not play");
   EXPECT_EQ(run(nobody.join_room(999999)).error(), make_error_code(Errc::not_found));
+  EXPECT_EQ(run(nobody.join_room(0xFF00000000000001ull), 2s).error(), make_error_code(Errc::not_found));
   EXPECT_EQ(run(nobody.create_room("chess")).error(), make_error_code(Errc::invalid_argument));
   EXPECT_EQ(run(nobody.create_room("lobby")).error(), make_error_code(Errc::invalid_argument));
   EXPECT_EQ(run(nobody.create_room("drill", "", 51)).error(), make_error_code(Errc::invalid_argument));
