@@ -468,14 +468,7 @@ Status RoomHandler::on_chat(Room& room, const Member& m, std::string_view text, 
 
 Status LobbyHandler::on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) {
   if (text.empty() || text.size() > max_chat_bytes_) return fail(Errc::invalid_argument);
-  proto::RoomEvent ev;
-  auto* c = ev.mutable_chat();
-  c->set_from_player_id(m.player.value);
-  c->set_from_name(m.name);
-  c->set_text(std::string(text));
-  c->set_tag(tag);
-  room.broadcast(std::move(ev));
-  return {};
+  return RoomHandler::on_chat(room, m, text, tag);
 }
 
 Status RelayHandler::on_message(Room& room, const Member& m, std::string_view data) {
