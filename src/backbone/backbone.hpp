@@ -60,6 +60,10 @@ struct KvEvent {
 };
 
 using KvEventHandler = std::function<void(KvEvent)>;
+using KvEntryHandler = std::function<void(Result<KvEntry>)>;
+using KvRevisionHandler = std::function<void(Result<std::uint64_t>)>;
+using KvStatusHandler = std::function<void(Status)>;
+using KvListHandler = std::function<void(Result<std::vector<KvEntry>>)>;
 
 class Backbone {
  public:
@@ -92,7 +96,32 @@ class Backbone {
   virtual void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                        ExecutorPtr executor, ReplyHandler on_reply) = 0;
 
-  // ---- key-value store
+  // ---- key-value store, asynchronous (the form shard code uses)
+  //
+  // Each call starts the operation and returns at once; `done` runs exactly once, on `executor`,
+  // never inline inside the call, with the same result the synchronous form below documents.
+  // Over a network each is a round trip, so a shard never waits for one. Errors beyond the
+  // per-operation ones: Errc::unavailable (not connected to the backbone, or the bucket has no
+  // leader), Errc::timeout (no answer within the implementation's KV timeout). When the
+  // backbone is destroyed, completions not yet posted are dropped without being called. `done`
+  // must not be empty; a caller that does not need the value still counts a failure.
+
+  virtual void kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) = 0;
+  virtual void kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
+                      ExecutorPtr executor, KvRevisionHandler done) = 0;
+  virtual void kv_create(std::string key, std::string value, std::chrono::milliseconds ttl,
+                         ExecutorPtr executor, KvRevisionHandler done) = 0;
+  virtual void kv_update(std::string key, std::string value, std::uint64_t expected,
+                         std::chrono::milliseconds ttl, ExecutorPtr executor,
+                         KvRevisionHandler done) = 0;
+  virtual void kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
+                         KvStatusHandler done) = 0;
+  virtual void kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
+                          KvStatusHandler done) = 0;
+  virtual void kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) = 0;
+
+  // ---- key-value store, synchronous (TRANSITIONAL, issue 7: removed once every shard caller
+  // uses the asynchronous form above; never call these on a shard thread)
 
   /// Current entry, or Errc::not_found.
   virtual Result<KvEntry> kv_get(const std::string& key) = 0;

@@ -244,6 +244,47 @@ void InprocBackbone::time_out_requests_locked(Clock::time_point now, Posts& post
   }
 }
 
+// ---- key-value store, asynchronous: run the operation now, post its result. The posted task
+// holds only the handler and the result, so it stays safe after the backbone is gone.
+
+namespace {
+template <class R, class Handler>
+void post_result(const ExecutorPtr& executor, Handler done, R result) {
+  SB_CHECK(executor && done);
+  executor->post([done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+}  // namespace
+
+void InprocBackbone::kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) {
+  post_result(executor, std::move(done), kv_get(key));
+}
+void InprocBackbone::kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
+                            ExecutorPtr executor, KvRevisionHandler done) {
+  post_result(executor, std::move(done), kv_put(key, std::move(value), ttl));
+}
+void InprocBackbone::kv_create(std::string key, std::string value, std::chrono::milliseconds ttl,
+                               ExecutorPtr executor, KvRevisionHandler done) {
+  post_result(executor, std::move(done), kv_create(key, std::move(value), ttl));
+}
+void InprocBackbone::kv_update(std::string key, std::string value, std::uint64_t expected,
+                               std::chrono::milliseconds ttl, ExecutorPtr executor,
+                               KvRevisionHandler done) {
+  post_result(executor, std::move(done), kv_update(key, std::move(value), expected, ttl));
+}
+void InprocBackbone::kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
+                               KvStatusHandler done) {
+  post_result(executor, std::move(done), kv_delete(key, expected));
+}
+void InprocBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl,
+                                ExecutorPtr executor, KvStatusHandler done) {
+  post_result(executor, std::move(done), kv_refresh(key, ttl));
+}
+void InprocBackbone::kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) {
+  post_result(executor, std::move(done), kv_list(prefix));
+}
+
 // ---- key-value store
 
 Result<KvEntry> InprocBackbone::kv_get(const std::string& key) {

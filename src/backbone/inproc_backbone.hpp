@@ -101,6 +101,21 @@ class InprocBackbone final : public Backbone {
   void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                ExecutorPtr executor, ReplyHandler on_reply) override;
 
+  // Asynchronous forms: the synchronous operation, its result posted to `executor`.
+  void kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) override;
+  void kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
+              ExecutorPtr executor, KvRevisionHandler done) override;
+  void kv_create(std::string key, std::string value, std::chrono::milliseconds ttl,
+                 ExecutorPtr executor, KvRevisionHandler done) override;
+  void kv_update(std::string key, std::string value, std::uint64_t expected,
+                 std::chrono::milliseconds ttl, ExecutorPtr executor,
+                 KvRevisionHandler done) override;
+  void kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
+                 KvStatusHandler done) override;
+  void kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
+                  KvStatusHandler done) override;
+  void kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) override;
+
   Result<KvEntry> kv_get(const std::string& key) override;
   Result<std::uint64_t> kv_put(const std::string& key, std::string value,
                                std::chrono::milliseconds ttl) override;

@@ -45,6 +45,17 @@ void read(const toml::node& node, const std::string& key, bool& out) {
   if (!v) bad(key, "expected true or false");
   out = *v;
 }
+void read(const toml::node& node, const std::string& key, std::vector<std::string>& out) {
+  const auto* arr = node.as_array();
+  if (!arr) bad(key, "expected an array of strings");
+  std::vector<std::string> v;
+  for (const auto& item : *arr) {
+    auto str = item.value<std::string>();
+    if (!item.is_string() || !str) bad(key, "expected an array of strings");
+    v.push_back(*str);
+  }
+  out = std::move(v);
+}
 void read(const toml::node& node, const std::string& key, std::uint16_t& out) { read_int(node, key, out); }
 void read(const toml::node& node, const std::string& key, std::uint32_t& out) { read_int(node, key, out); }
 void read(const toml::node& node, const std::string& key, std::uint64_t& out) { read_int(node, key, out); }
@@ -62,6 +73,7 @@ const std::vector<std::pair<std::string, Setter>>& keys() {
       SB_KEY("node.shards", shards),
       SB_KEY("node.log_level", log_level),
       SB_KEY("node.backbone", backbone),
+      SB_KEY("node.roles", roles),
       SB_KEY("node.admin_token", admin_token),
       SB_KEY("store.kind", store),
       SB_KEY("store.sqlite_path", sqlite_path),
@@ -101,6 +113,19 @@ const std::vector<std::pair<std::string, Setter>>& keys() {
       SB_KEY("lobby.count_push_ms", lobby.count_push_ms),
       SB_KEY("lobby.chat_max_bytes", lobby.chat_max_bytes),
       SB_KEY("lobby.presence_events", lobby.presence_events),
+      SB_KEY("nats.servers", nats.servers),
+      SB_KEY("nats.kv_bucket", nats.kv_bucket),
+      SB_KEY("nats.kv_replicas", nats.kv_replicas),
+      SB_KEY("nats.connect_timeout_ms", nats.connect_timeout_ms),
+      SB_KEY("nats.op_timeout_ms", nats.op_timeout_ms),
+      SB_KEY("nats.reconnect_wait_ms", nats.reconnect_wait_ms),
+      SB_KEY("postgres.conninfo", postgres.conninfo),
+      SB_KEY("postgres.pool_size", postgres.pool_size),
+      SB_KEY("postgres.statement_timeout_ms", postgres.statement_timeout_ms),
+      SB_KEY("postgres.connect_timeout_ms", postgres.connect_timeout_ms),
+      SB_KEY("postgres.max_retries", postgres.max_retries),
+      SB_KEY("membership.heartbeat_ms", membership.heartbeat_ms),
+      SB_KEY("membership.timeout_ms", membership.timeout_ms),
   };
   return table;
 }
@@ -124,8 +149,34 @@ void validate(const Config& c) {
   if (c.auth.workers == 0) bad("auth.workers", "must be positive");
   if (c.auth.argon2_mem_kib < 8) bad("auth.argon2_mem_kib", "must be at least 8");
   if (c.auth.argon2_ops < 1) bad("auth.argon2_ops", "must be at least 1");
-  if (c.backbone != "inproc") bad("node.backbone", "only \"inproc\" is available in this version");
-  if (c.store != "sqlite") bad("store.kind", "only \"sqlite\" is available in this version");
+  if (c.backbone != "inproc" && c.backbone != "nats") bad("node.backbone", "\"inproc\" or \"nats\"");
+  if (c.store != "sqlite" && c.store != "postgres") bad("store.kind", "\"sqlite\" or \"postgres\"");
+  if (c.backbone == "nats" && c.nats.servers.empty())
+    bad("nats.servers", "required with node.backbone = \"nats\" (e.g. [\"nats://127.0.0.1:4222\"])");
+  for (const auto& url : c.nats.servers) {
+    if (!url.starts_with("nats://") && !url.starts_with("tls://"))
+      bad("nats.servers", "\"" + url + "\" is not a nats:// or tls:// URL");
+  }
+  if (c.nats.kv_replicas < 1 || c.nats.kv_replicas > 5) bad("nats.kv_replicas", "1..5");
+  if (c.nats.op_timeout_ms == 0) bad("nats.op_timeout_ms", "must be positive");
+  if (c.store == "postgres" && c.postgres.conninfo.empty())
+    bad("postgres.conninfo", "required with store.kind = \"postgres\" (a libpq connection string)");
+  if (c.postgres.pool_size == 0 || c.postgres.pool_size > 256) bad("postgres.pool_size", "1..256");
+  if (c.postgres.statement_timeout_ms == 0) bad("postgres.statement_timeout_ms", "must be positive");
+  // A cluster shares its accounts and bans: every node must see the same database, which one
+  // node's SQLite file cannot be.
+  if (c.backbone == "nats" && c.store == "sqlite")
+    bad("store.kind", "a cluster (node.backbone = \"nats\") needs store.kind = \"postgres\": "
+                      "a SQLite file belongs to one node");
+  if (c.membership.heartbeat_ms == 0) bad("membership.heartbeat_ms", "must be positive");
+  if (c.membership.timeout_ms <= c.membership.heartbeat_ms)
+    bad("membership.timeout_ms", "must exceed membership.heartbeat_ms");
+  static const char* known_roles[] = {"edge", "host", "gateway", "matchmaker"};
+  if (c.roles.empty()) bad("node.roles", "at least one of edge, host, gateway, matchmaker");
+  for (const auto& r : c.roles) {
+    if (std::find(std::begin(known_roles), std::end(known_roles), r) == std::end(known_roles))
+      bad("node.roles", "unknown role \"" + r + "\" (edge, host, gateway, matchmaker)");
+  }
   if (c.shards > 64) bad("node.shards", "at most 64");
   auto token_ok = [](const std::string& v, bool dots) {
     if (v.empty() || v.size() > 32) return false;

@@ -61,19 +61,48 @@ struct LobbyConfig {
   bool presence_events = false;            // member_disconnected/reconnected events in lobbies
 };
 
+/// [nats]: the NATS backbone (node.backbone = "nats").
+struct NatsConfig {
+  std::vector<std::string> servers;          // "nats://127.0.0.1:4222", ...; required for nats
+  std::string kv_bucket = "switchboard";     // JetStream key-value bucket (created if missing)
+  std::uint32_t kv_replicas = 1;             // 3 on a three-server NATS cluster (R3)
+  std::uint32_t connect_timeout_ms = 2'000;  // first connection at start-up
+  std::uint32_t op_timeout_ms = 2'000;       // each key-value operation and request default
+  std::uint32_t reconnect_wait_ms = 250;     // between reconnect attempts
+};
+
+/// [postgres]: the PostgreSQL store (store.kind = "postgres").
+struct PostgresConfig {
+  std::string conninfo;                      // libpq connection string; required for postgres
+  std::uint32_t pool_size = 4;               // connections per node
+  std::uint32_t statement_timeout_ms = 2'000;
+  std::uint32_t connect_timeout_ms = 2'000;  // per connection attempt
+  std::uint32_t max_retries = 3;             // transient errors (connection lost, serialization)
+};
+
+/// [membership]: the live view of the cluster's nodes.
+struct MembershipConfig {
+  std::uint32_t heartbeat_ms = 1'000;        // each node announces itself this often
+  std::uint32_t timeout_ms = 3'000;          // a node silent this long is out of the view
+};
+
 struct Config {
   std::string node_name = "node-1";
   std::string data_dir = "./data";
   std::uint32_t shards = 0;                // 0 = one per core
   std::string log_level = "info";
-  std::string backbone = "inproc";
-  std::string store = "sqlite";
+  std::vector<std::string> roles = {"edge", "host", "gateway", "matchmaker"};
+  std::string backbone = "inproc";         // "inproc" (one node) | "nats"
+  std::string store = "sqlite";            // "sqlite" (one node) | "postgres"
   std::string sqlite_path;                 // empty = <data_dir>/switchboard.db
   std::string admin_token;                 // bearer token for admin POST/PUT/DELETE; empty = off
   ListenConfig listen;
   SessionConfig session;
   AuthConfig auth;
   LobbyConfig lobby;
+  NatsConfig nats;
+  PostgresConfig postgres;
+  MembershipConfig membership;
 };
 
 /// Parses TOML text into a Config on top of `base`. Throws std::runtime_error on a syntax error,

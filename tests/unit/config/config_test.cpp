@@ -190,7 +190,7 @@ TEST(ConfigTest, ValidationErrors) {
   EXPECT_NE(error_of([] { parse_toml("[session]\nmax_frame_bytes = 100\n"); }).find("session.max_frame_bytes"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_toml("[auth]\nworkers = 0\n"); }).find("auth.workers"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_toml("[node]\nbackbone = \"nats\"\n"); }).find("node.backbone"),
+  EXPECT_NE(error_of([] { parse_toml("[node]\nbackbone = \"zmq\"\n"); }).find("node.backbone"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_toml("[store]\nkind = \"pg\"\n"); }).find("store.kind"), std::string::npos);
   EXPECT_NE(error_of([] { parse_toml("[node]\nshards = 65\n"); }).find("node.shards"), std::string::npos);
@@ -316,3 +316,34 @@ TEST(ConfigTest, LoadErrors) {
 
 }  // namespace
 }  // namespace sb::config
+
+TEST(ConfigTest, RefusesEngineCombinationsThatCannotWork) {
+  // nats without servers, a cluster on one node's SQLite file, postgres without a connection
+  // string, an unknown role: each names the key to fix.
+  EXPECT_NE(error_of([] { parse_toml("[node]\nbackbone = \"nats\"\n[store]\nkind = \"postgres\"\n"
+                                     "[postgres]\nconninfo = \"host=/tmp\"\n"); }).find("nats.servers"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_toml("[node]\nbackbone = \"nats\"\n[nats]\nservers = [\"nats://127.0.0.1:4222\"]\n"); })
+                .find("needs store.kind = \"postgres\""),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_toml("[store]\nkind = \"postgres\"\n"); }).find("postgres.conninfo"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_toml("[nats]\nservers = [\"127.0.0.1:4222\"]\n"); }).find("nats.servers"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_toml("[node]\nroles = [\"edge\", \"proxy\"]\n"); }).find("unknown role"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_toml("[membership]\nheartbeat_ms = 1000\ntimeout_ms = 1000\n"); })
+                .find("membership.timeout_ms"),
+            std::string::npos);
+  // The cluster shape parses.
+  auto c = parse_toml(
+      "[node]\nbackbone = \"nats\"\nroles = [\"edge\"]\n[store]\nkind = \"postgres\"\n"
+      "[nats]\nservers = [\"nats://127.0.0.1:4222\", \"nats://127.0.0.1:4223\"]\nkv_replicas = 3\n"
+      "[postgres]\nconninfo = \"host=127.0.0.1 port=5432 dbname=sb\"\npool_size = 8\n");
+  EXPECT_EQ(c.nats.servers.size(), 2u);
+  EXPECT_EQ(c.nats.kv_replicas, 3u);
+  EXPECT_EQ(c.postgres.pool_size, 8u);
+  EXPECT_EQ(c.roles, std::vector<std::string>{"edge"});
+  // One node may use PostgreSQL with the in-process backbone.
+  EXPECT_NO_THROW(parse_toml("[store]\nkind = \"postgres\"\n[postgres]\nconninfo = \"host=/tmp\"\n"));
+}
