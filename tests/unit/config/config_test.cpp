@@ -314,8 +314,6 @@ TEST(ConfigTest, LoadErrors) {
   EXPECT_NE(error_of([&] { load_args({"--config", bad.path()}, c); }).find("lobby.capacityy"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace sb::config
 
 TEST(ConfigTest, RefusesEngineCombinationsThatCannotWork) {
   // nats without servers, a cluster on one node's SQLite file, postgres without a connection
@@ -347,3 +345,5 @@ TEST(ConfigTest, RefusesEngineCombinationsThatCannotWork) {
   // One node may use PostgreSQL with the in-process backbone.
   EXPECT_NO_THROW(parse_toml("[store]\nkind = \"postgres\"\n[postgres]\nconninfo = \"host=/tmp\"\n"));
 }
+}  // namespace
+}  // namespace sb::config
