@@ -14,7 +14,8 @@ namespace {
 ///   "lock"/"unlock"  locks or unlocks          "to:<id>"     sends "secret" to player <id> only
 ///   anything else    broadcast as "echo:<text>"
 /// Ticks at param tick_hz (broadcast "tick:<n>"), refuses players named "nobody", announces
-/// presence changes ("away:<id>", "back:<id>") and shows "view:<id>" to a joining player.
+/// presence changes ("away:<id>", "back:<id>") and connection switches ("switch:<id>"), and shows
+/// "view:<id>" to a joining player.
 class DrillHandler final : public room::RoomHandler {
  public:
   explicit DrillHandler(std::uint32_t tick_hz) : tick_hz_(tick_hz) {}
@@ -25,6 +26,9 @@ class DrillHandler final : public room::RoomHandler {
   }
   void on_presence(room::Room& r, const room::Member& m, bool connected) override {
     r.broadcast_game((connected ? "back:" : "away:") + std::to_string(m.player.value));
+  }
+  void on_switch(room::Room& r, const room::Member& m) override {
+    r.broadcast_game("switch:" + std::to_string(m.player.value));
   }
   Status on_message(room::Room& r, const room::Member& m, std::string_view data) override {
     const std::string d(data);
@@ -445,6 +449,113 @@ TEST_F(RoomsTest, AGameLearnsOfDropsAndReturnsAndReplaysWhatWasMissed) {
   ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) { return is_game(f, back); }));
   ASSERT_TRUE(b2.send_game("i am back"));
   EXPECT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:i am back"); }));
+}
+
+/// True for what a take-over must never show the room: a presence event, or the drill game's
+/// own announcement of a drop or a return.
+bool is_presence(const proto::ServerFrame& f) {
+  if (!f.has_room_event()) return false;
+  const auto& ev = f.room_event();
+  if (ev.has_member_disconnected() || ev.has_member_reconnected()) return true;
+  return ev.has_game() && (ev.game().rfind("away:", 0) == 0 || ev.game().rfind("back:", 0) == 0);
+}
+
+// protocol.md §7.2 case 2 and §7.4: a take-over is no disconnection. The other member sees no
+// presence change, the game is told of the switch only, the new connection gets the room's
+// snapshot and the old one is closed "logged in elsewhere".
+TEST_F(RoomsTest, ATakeOverIsNoDisconnectionForTheRoom) {
+  auto& host = player("host");
+  auto& mover = player("mover");
+  auto room = run(host.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(mover.join_room(room->room_id())));
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_member_joined();
+  }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  auto ok = run(again.login("mover", "password-1"));
+  ASSERT_TRUE(ok) << again.last_error_message();
+  EXPECT_EQ(ok->kind(), proto::TOOK_OVER);
+  // The new connection: the game room's snapshot (last_seq 0), the player still connected.
+  auto snap = wait_push(again, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->room_joined().room_id(), room->room_id());
+  EXPECT_EQ(snap->room_joined().game_state(), "view:" + std::to_string(mover.player_id()));
+  ASSERT_EQ(snap->room_joined().members_size(), 2);
+  for (const auto& m : snap->room_joined().members()) EXPECT_TRUE(m.connected()) << m.player_id();
+  // The old connection: closed with the documented reason.
+  ASSERT_TRUE(pump_until([&] { return mover.last_close().has_value() && !mover.connected(); }));
+  EXPECT_EQ(mover.last_close()->reason(), proto::CLOSE_LOGGED_IN_ELSEWHERE);
+  EXPECT_EQ(mover.last_close()->message(), "logged in elsewhere");
+
+  // The other member: the game's "switch", then the mover's message from its new connection,
+  // and nothing about presence before, between or after.
+  ASSERT_TRUE(again.send_game("from the new device"));
+  const std::string switched = "switch:" + std::to_string(mover.player_id());
+  std::vector<std::string> seen;
+  bool presence = false;
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    if (f.has_room_event() && f.room_event().has_game()) seen.push_back(f.room_event().game());
+    return is_game(f, "echo:from the new device");
+  }));
+  EXPECT_FALSE(presence);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], switched);
+  // Anything late would come within a round trip: one more message, still no presence event.
+  ASSERT_TRUE(again.send_game("still here"));
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    return is_game(f, "echo:still here");
+  }));
+  EXPECT_FALSE(presence);
+  auto members = run(host.members());
+  ASSERT_TRUE(members);
+  for (const auto& m : members->members()) EXPECT_TRUE(m.connected()) << m.player_id();
+}
+
+// The same take-over with the last_seq the old connection had seen: the new connection gets a
+// replay of exactly what it missed (the game's "switch" included) and no presence event.
+TEST_F(RoomsTest, ATakeOverWithALastSeqReplaysWithoutPresenceEvents) {
+  auto& host = player("hostess");
+  auto& mover = player("traveller");
+  auto room = run(host.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(mover.join_room(room->room_id())));
+  ASSERT_TRUE(mover.send_game("before"));
+  ASSERT_TRUE(wait_push(mover, [](const proto::ServerFrame& f) { return is_game(f, "echo:before"); }));
+  const auto seen = mover.last_seq();
+  ASSERT_TRUE(host.send_game("missed"));
+  ASSERT_TRUE(wait_push(host, [](const proto::ServerFrame& f) { return is_game(f, "echo:missed"); }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  proto::ClientFrame login = login_frame(0, "traveller", "password-1");
+  login.mutable_login()->set_last_seq(seen);
+  auto answer = run(again.request(login));
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(answer->has_login_ok()) << answer->DebugString();
+  EXPECT_EQ(answer->login_ok().kind(), proto::TOOK_OVER);
+  std::vector<std::string> replay;
+  bool presence = false;
+  bool snapshot = false;
+  const std::string switched = "switch:" + std::to_string(mover.player_id());
+  ASSERT_TRUE(wait_push(again, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    snapshot = snapshot || f.has_room_joined();
+    if (f.has_room_event()) {
+      EXPECT_GT(f.room_event().seq(), seen);
+      if (f.room_event().has_game()) replay.push_back(f.room_event().game());
+    }
+    return is_game(f, switched);
+  }));
+  EXPECT_FALSE(presence);
+  EXPECT_FALSE(snapshot);
+  EXPECT_EQ(replay, (std::vector<std::string>{"echo:missed", switched}));
+  ASSERT_TRUE(pump_until([&] { return mover.last_close().has_value() && !mover.connected(); }));
+  EXPECT_EQ(mover.last_close()->reason(), proto::CLOSE_LOGGED_IN_ELSEWHERE);
 }
 
 class RoomsFloodTest : public NodeTest {
