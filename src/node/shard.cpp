@@ -978,8 +978,14 @@ void Shard::join_zone_lobby(SessionId sid, int attempt) {
                }
                if (reply.errc() != 0) return join_zone_lobby(sid, attempt + 1);
                if (ss->room.valid() && ss->room != room) {
-                 // Entered another room meanwhile (a join raced this): this lobby seat is not needed.
-                 give_back_seat(player, room);
+                 // Entered another room meanwhile (a create or join raced this): free this lobby
+                 // seat. Not give_back_seat(): it keeps the seat of a player who has a session,
+                 // and this one has (it is `ss`), so the lobby kept a ghost member.
+                 pi::RoomRequest leave;
+                 leave.set_room_id(room.value);
+                 leave.set_player_id(player.value);
+                 leave.mutable_leave();
+                 room_send(room, std::move(leave));
                  return;
                }
                ss->room = room;
