@@ -255,5 +255,71 @@ TEST_F(GamesTest, CaptureTheFlagMatchRunsToItsEndOverSockets) {
       5s));
 }
 
+// Capture the flag and a take-over: no drop (the avatar is never idle, no presence event), and
+// the game forgets the old connection's input counter, so the new client's seq 1 is applied.
+TEST_F(GamesTest, CaptureTheFlagTakeOverKeepsTheAvatarAndRestartsTheInputSeq) {
+  const std::map<std::string, std::string> params{
+      {"min_players", "2"}, {"time_limit_s", "60"}, {"start_delay_ms", "0"}, {"score_limit", "5"}};
+  auto& a = player("flagger1");
+  auto& b = player("flagger2");
+  auto ja = run(a.auto_join("ctf", "", params));
+  ASSERT_TRUE(ja) << a.last_error_message();
+  auto jb = run(b.auto_join("ctf", "", params));
+  ASSERT_TRUE(jb) << b.last_error_message();
+  ASSERT_EQ(ja->room_id(), jb->room_id());
+  auto ctf_state = [](const proto::ServerFrame& f) -> std::optional<ctf::wire::State> {
+    if (!f.has_room_event() || !f.room_event().has_game()) return std::nullopt;
+    ctf::wire::CtfEvent ev;
+    if (!ev.ParseFromString(f.room_event().game()) || !ev.has_state()) return std::nullopt;
+    return ev.state();
+  };
+  auto player_in = [](const ctf::wire::State& st, std::uint64_t id) -> const ctf::wire::PlayerState* {
+    for (const auto& p : st.players()) {
+      if (p.player_id() == id) return &p;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) { return ctf_state(f).has_value(); }, 10s));
+  // Inputs 1..5 from the first connection, applied.
+  for (std::uint32_t seq = 1; seq <= 5; ++seq) {
+    ctf::wire::Input in;
+    in.set_seq(seq);
+    ASSERT_TRUE(a.send_game(in.SerializeAsString()));
+  }
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) {
+    auto st = ctf_state(f);
+    const auto* p = st ? player_in(*st, a.player_id()) : nullptr;
+    return p && p->ack_seq() == 5;
+  }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  auto ok = run(again.login("flagger1", "password-1"));
+  ASSERT_TRUE(ok) << again.last_error_message();
+  EXPECT_EQ(ok->kind(), proto::TOOK_OVER);
+  auto snap = wait_push(again, [](const proto::ServerFrame& f) {
+    return f.has_room_joined() && f.room_joined().room_type() == "ctf";
+  });
+  ASSERT_TRUE(snap);
+  // A new client process numbers its inputs from 1.
+  ctf::wire::Input first;
+  first.set_seq(1);
+  first.set_dir_x(1000);
+  ASSERT_TRUE(again.send_game(first.SerializeAsString()));
+  bool presence = false;
+  bool idle = false;
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) {
+    if (f.has_room_event() && (f.room_event().has_member_disconnected() || f.room_event().has_member_reconnected())) {
+      presence = true;
+    }
+    auto st = ctf_state(f);
+    const auto* p = st ? player_in(*st, a.player_id()) : nullptr;
+    if (p && p->idle()) idle = true;
+    return p && p->ack_seq() == 1;
+  })) << "the new connection's input seq 1 was never applied";
+  EXPECT_FALSE(presence);
+  EXPECT_FALSE(idle);
+}
+
 }  // namespace
 }  // namespace sb::test
