@@ -19,7 +19,8 @@
 //   e. save()/load() round-trips at any point of a session (joins, leaves, messages, presence,
 //      time, mid-game, after the end): Room::load of Room::save with a fresh handler saves to the
 //      same bytes, reads the same, and given the same inputs and clock publishes byte-identical
-//      frames and removals afterwards (connection switches of a take-over included). Garbage saved state is refused, never fatal.
+//      frames and removals afterwards (connection switches of a take-over included). Garbage
+//      saved state is refused, never fatal.
 //   f. Random seeded sessions keep the room's invariants: seq strictly increases across
 //      take_broadcasts(); Broadcast.to is invalid or a current-or-just-removed member;
 //      catch_up() gives a RoomJoined snapshot or exactly the events after last_seq addressed to

@@ -65,7 +65,7 @@ std::string padded_ping(std::uint32_t rid, std::size_t size) {
   const std::string base = f.SerializeAsString();
   auto field = [](std::size_t n) {
     std::string out = "\xc2\x3e";  // key: field 1000, wire type 2 (varint 8002)
-    for (std::size_t v = n; ; v >>= 7) {
+    for (std::size_t v = n;; v >>= 7) {
       if (v < 0x80) {
         out.push_back(static_cast<char>(v));
         break;
