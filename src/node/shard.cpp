@@ -825,13 +825,13 @@ pi::TakeOverReply Shard::take_over(const pi::TakeOver& t) {
   st->set_was_connected(s.conn.valid());
   st->set_room_changed(s.room_changed);
   if (s.conn.valid() && s.room.valid()) {
-    // The game sees the switch as a drop and a return (the new connection's reattach), so it can
-    // reset per-connection state (e.g. input sequence numbers).
-    pi::RoomRequest gone;
-    gone.set_room_id(s.room.value);
-    gone.set_player_id(player.value);
-    gone.mutable_presence()->set_connected(false);
-    room_send(s.room, std::move(gone));
+    // No drop (protocol.md §7.2 case 2): the room sees no presence change; the game is told of
+    // the switch so it can reset per-connection state (e.g. input sequence numbers).
+    pi::RoomRequest moved;
+    moved.set_room_id(s.room.value);
+    moved.set_player_id(player.value);
+    moved.mutable_conn_switch();
+    room_send(s.room, std::move(moved));
   }
   if (Conn* old = find_conn(s.conn)) {
     old->session = {};
@@ -978,8 +978,14 @@ void Shard::join_zone_lobby(SessionId sid, int attempt) {
                }
                if (reply.errc() != 0) return join_zone_lobby(sid, attempt + 1);
                if (ss->room.valid() && ss->room != room) {
-                 // Entered another room meanwhile (a join raced this): this lobby seat is not needed.
-                 give_back_seat(player, room);
+                 // Entered another room meanwhile (a create or join raced this): free this lobby
+                 // seat. Not give_back_seat(): it keeps the seat of a player who has a session,
+                 // and this one has (it is `ss`), so the lobby kept a ghost member.
+                 pi::RoomRequest leave;
+                 leave.set_room_id(room.value);
+                 leave.set_player_id(player.value);
+                 leave.mutable_leave();
+                 room_send(room, std::move(leave));
                  return;
                }
                ss->room = room;
@@ -1415,6 +1421,9 @@ pi::RoomReply Shard::handle_room(const pi::RoomRequest& req) {
       break;
     case pi::RoomRequest::kPresence:
       r.set_connected(player, req.presence().connected());
+      break;
+    case pi::RoomRequest::kConnSwitch:
+      r.switch_connection(player);
       break;
     case pi::RoomRequest::kChat:
       set_err(r.chat(player, req.chat().text(), req.chat().tag()));

@@ -124,6 +124,17 @@ void Room::set_connected(PlayerId player, bool connected) {
   }
 }
 
+void Room::switch_connection(PlayerId player) {
+  const Member* m = find(player);
+  if (!m || !m->connected) return;
+  const Member copy = *m;
+  {
+    Depth d(depth_);
+    handler_->on_switch(*this, copy);
+  }
+  settle();
+}
+
 Status Room::chat(PlayerId player, std::string_view text, std::uint64_t tag) {
   const Member* m = find(player);
   if (!m) return fail(Errc::not_found);

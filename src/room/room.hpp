@@ -78,6 +78,10 @@ class RoomHandler {
   virtual void on_leave(Room&, const Member&, LeaveReason) {}
   /// `m`'s connection dropped (connected = false) or came back (true).
   virtual void on_presence(Room&, const Member&, bool /*connected*/) {}
+  /// `m`'s session moved to a new connection without a drop (a take-over, TOOK_OVER): the room
+  /// emitted nothing and `m` stays connected. Reset per-connection state here (e.g. input
+  /// sequence numbers a new client process starts again).
+  virtual void on_switch(Room&, const Member&) {}
   /// A chat line (the edge has checked its length). By default it is broadcast to every member
   /// as a ChatMessage; a game without chat returns Errc::bad_state.
   virtual Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag);
@@ -170,6 +174,10 @@ class Room {
   /// Marks a member's connection dropped or back; emits the presence event on change (if the
   /// spec asks for presence events) and tells the handler either way.
   void set_connected(PlayerId player, bool connected);
+  /// A connected member's session moved to a new connection (take-over): no event, no presence
+  /// change; tells the handler (on_switch). No-op for a member marked disconnected (its return
+  /// is a set_connected) or not a member.
+  void switch_connection(PlayerId player);
   /// Chat from a member: Errc::not_found if not a member, or the handler's answer.
   Status chat(PlayerId player, std::string_view text, std::uint64_t tag);
   /// A game message: Errc::not_found if not a member, Errc::bad_state from a spectator or after

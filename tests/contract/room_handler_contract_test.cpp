@@ -19,7 +19,8 @@
 //   e. save()/load() round-trips at any point of a session (joins, leaves, messages, presence,
 //      time, mid-game, after the end): Room::load of Room::save with a fresh handler saves to the
 //      same bytes, reads the same, and given the same inputs and clock publishes byte-identical
-//      frames and removals afterwards. Garbage saved state is refused, never fatal.
+//      frames and removals afterwards (connection switches of a take-over included). Garbage
+//      saved state is refused, never fatal.
 //   f. Random seeded sessions keep the room's invariants: seq strictly increases across
 //      take_broadcasts(); Broadcast.to is invalid or a current-or-just-removed member;
 //      catch_up() gives a RoomJoined snapshot or exactly the events after last_seq addressed to
@@ -451,7 +452,7 @@ int game_events(const std::vector<Broadcast>& bs) {
 
 // ------------------------------------------------------------------------------ random ops
 
-enum class OpKind { join, spectate, leave, presence, message, garbage, chat, jump, run };
+enum class OpKind { join, spectate, leave, presence, switch_conn, message, garbage, chat, jump, run };
 
 struct Op {
   OpKind kind = OpKind::jump;
@@ -540,6 +541,7 @@ class Session {
       op.kind = OpKind::presence;
       op.player = a_member();
       op.flag = rng_() % 3 != 0;  // connected
+      if (op.flag && rng_() % 4 == 0) op.kind = OpKind::switch_conn;  // a take-over: no drop
     } else if (r < 60) {
       op.kind = OpKind::message;
       op.player = a_sender();
@@ -581,6 +583,7 @@ Outcome apply(Sim& s, const Op& op) {
       break;
     case OpKind::leave: r.leave(op.player, op.flag ? LeaveReason::timed_out : LeaveReason::left); break;
     case OpKind::presence: r.set_connected(op.player, op.flag); break;
+    case OpKind::switch_conn: r.switch_connection(op.player); break;
     case OpKind::message:
     case OpKind::garbage: o.status = errc_of(r.message(op.player, op.data)); break;
     case OpKind::chat: o.status = errc_of(r.chat(op.player, op.data, 7)); break;

@@ -1,5 +1,9 @@
 // Bad input over raw sockets: malformed and oversized frames, wrong state, BUSY, floods, slow
 // readers and silent clients. The node must answer or close with a reason and never crash.
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include "harness.hpp"
 
 namespace sb::test {
@@ -50,6 +54,126 @@ TEST_F(BadInputTest, OversizedFrameClosesBeforeTheBodyIsSent) {
   c.write(header);  // only the header: the server must not wait for 10 MB
   EXPECT_TRUE(c.closed_by_server());
   EXPECT_GE(metric("sb_errors_total{code=\"frame_too_large\"}"), 1u);
+}
+
+/// A Ping payload of exactly `size` bytes: padded with unknown length-delimited fields (number
+/// 1000), which a ClientFrame decoder skips.
+std::string padded_ping(std::uint32_t rid, std::size_t size) {
+  proto::ClientFrame f;
+  f.set_request_id(rid);
+  f.mutable_ping();
+  const std::string base = f.SerializeAsString();
+  auto field = [](std::size_t n) {
+    std::string out = "\xc2\x3e";  // key: field 1000, wire type 2 (varint 8002)
+    for (std::size_t v = n;; v >>= 7) {
+      if (v < 0x80) {
+        out.push_back(static_cast<char>(v));
+        break;
+      }
+      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    }
+    return out + std::string(n, 'p');
+  };
+  // One field reaches every size but a few just past a varint length boundary; an empty field
+  // (3 bytes) in front covers those.
+  for (const std::string& prefix : {std::string(), field(0)}) {
+    for (std::size_t n = 0; base.size() + prefix.size() + n <= size; ++n) {
+      std::string payload = base + prefix + field(n);
+      if (payload.size() == size) return payload;
+    }
+  }
+  ADD_FAILURE() << "cannot pad a ping to " << size << " bytes";
+  return base;
+}
+
+std::string tcp_frame(const std::string& payload) {
+  std::string out(wire::kHeaderBytes, '\0');
+  wire::write_length(reinterpret_cast<unsigned char*>(out.data()), static_cast<std::uint32_t>(payload.size()));
+  return out + payload;
+}
+
+// protocol.md §1.3 at the boundary: a payload of exactly max_frame_bytes is read and answered,
+// one byte more is refused with FRAME_TOO_LARGE and Closing, and the connection closes.
+TEST_F(BadInputTest, TcpFrameOfExactlyTheMaximumIsAcceptedAndOneByteMoreIsRefused) {
+  constexpr std::uint32_t kMax = 1024;
+  config_.session.max_frame_bytes = kMax;
+  start();
+  RawConn c(node_->tcp_port());
+  c.send_hello();
+  auto hello = c.read_until([](auto& f) { return f.has_hello_ok(); });
+  ASSERT_TRUE(hello);
+  ASSERT_EQ(hello->hello_ok().max_frame_bytes(), kMax);
+
+  const std::string exact = padded_ping(7, kMax);
+  ASSERT_EQ(exact.size(), kMax);
+  ASSERT_TRUE(wire::decode_client(exact)) << "the padded ping is a valid ClientFrame";
+  c.write(tcp_frame(exact));
+  auto pong = c.read();
+  ASSERT_TRUE(pong && pong->has_pong()) << (pong ? pong->DebugString() : "closed");
+  EXPECT_EQ(pong->request_id(), 7u);
+  EXPECT_EQ(metric("sb_errors_total{code=\"frame_too_large\"}"), 0u);
+
+  c.write(tcp_frame(padded_ping(8, kMax + 1)));
+  auto err = c.read();
+  ASSERT_TRUE(err && err->has_error()) << (err ? err->DebugString() : "closed without an Error");
+  EXPECT_EQ(err->request_id(), 0u);
+  EXPECT_EQ(err->error().code(), proto::FRAME_TOO_LARGE);
+  EXPECT_EQ(err->error().message(), "frame larger than 1024 bytes");
+  auto bye = c.read();
+  ASSERT_TRUE(bye && bye->has_closing()) << (bye ? bye->DebugString() : "closed without Closing");
+  EXPECT_EQ(bye->closing().reason(), proto::CLOSE_FRAME_TOO_LARGE);
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_EQ(metric("sb_errors_total{code=\"frame_too_large\"}"), 1u);
+}
+
+// The same boundary on WebSocket: one binary message of exactly max_frame_bytes is answered, one
+// byte more ends the connection with a Close frame of status 1009 and no Error or Closing.
+TEST_F(BadInputTest, WebSocketMessageOfExactlyTheMaximumIsAcceptedAndOneByteMoreIsRefused) {
+  namespace websocket = boost::beast::websocket;
+  constexpr std::uint32_t kMax = 1024;
+  config_.session.max_frame_bytes = kMax;
+  start();
+  asio::io_context io;
+  websocket::stream<asio::ip::tcp::socket> ws(io);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), node_->ws_port()});
+  timeval tv{5, 0};
+  ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ws.handshake("127.0.0.1", "/");
+  ws.binary(true);
+  ws.auto_fragment(false);
+  boost::beast::flat_buffer buf;
+  auto read = [&]() -> std::optional<proto::ServerFrame> {
+    buf.clear();
+    boost::system::error_code ec;
+    ws.read(buf, ec);
+    if (ec) return std::nullopt;
+    auto f = wire::decode_server(boost::beast::buffers_to_string(buf.data()));
+    if (!f) return std::nullopt;
+    return *f;
+  };
+  proto::ClientFrame hello;
+  hello.set_request_id(1);
+  hello.mutable_hello()->set_min_version(1);
+  hello.mutable_hello()->set_max_version(1);
+  ws.write(asio::buffer(hello.SerializeAsString()));
+  auto ok = read();
+  ASSERT_TRUE(ok && ok->has_hello_ok());
+  ASSERT_EQ(ok->hello_ok().max_frame_bytes(), kMax);
+
+  const std::string exact = padded_ping(7, kMax);
+  ASSERT_EQ(exact.size(), kMax);
+  ws.write(asio::buffer(exact));
+  auto pong = read();
+  ASSERT_TRUE(pong && pong->has_pong()) << (pong ? pong->DebugString() : "closed");
+  EXPECT_EQ(pong->request_id(), 7u);
+
+  ws.write(asio::buffer(padded_ping(8, kMax + 1)));
+  buf.clear();
+  boost::system::error_code ec;
+  ws.read(buf, ec);
+  EXPECT_EQ(ec, websocket::error::closed) << ec.message() << "; got " << buf.size() << " bytes";
+  EXPECT_EQ(buf.size(), 0u) << "no Error or Closing before the Close frame";
+  EXPECT_EQ(ws.reason().code, websocket::close_code::too_big);
 }
 
 TEST_F(BadInputTest, RequestBeforeHelloIsRefusedAndClosed) {

@@ -85,6 +85,97 @@ TEST_F(GamesTest, PokerOverSocketsConservesChipsAndRejectsNothing) {
   }
 }
 
+std::optional<poker::wire::PokerEvent> poker_event(const proto::ServerFrame& f) {
+  if (!f.has_room_event() || !f.room_event().has_game()) return std::nullopt;
+  poker::wire::PokerEvent ev;
+  if (!ev.ParseFromString(f.room_event().game())) return std::nullopt;
+  return ev;
+}
+
+// docs/games.md §2.7: a TOOK_OVER login is not a disconnection. A player who logs in from a new
+// device during its turn keeps the turn and its deadline, acts from the new connection, and the
+// hand goes on.
+TEST_F(GamesTest, PokerTakeOverDuringTheTurnKeepsTheHand) {
+  const std::map<std::string, std::string> params{
+      {"next_hand_delay_ms", "20"}, {"action_timeout_ms", "60000"}, {"buy_in", "500"}};
+  auto& a = player("switcher1");
+  auto& b = player("switcher2");
+  auto ja = run(a.auto_join("poker", "", params));
+  ASSERT_TRUE(ja) << a.last_error_message();
+  auto jb = run(b.auto_join("poker", "", params));
+  ASSERT_TRUE(jb) << b.last_error_message();
+  ASSERT_EQ(ja->room_id(), jb->room_id());
+  // The first turn of the first hand (heads-up: the button, small blind, acts first preflop).
+  poker::wire::ToAct turn;
+  ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) {
+    auto ev = poker_event(f);
+    if (!ev || !ev->has_to_act()) return false;
+    turn = ev->to_act();
+    return true;
+  }, 10s));
+  const bool a_moves = turn.player_id() == a.player_id();
+  client::Client& mover = a_moves ? a : b;
+  client::Client& other = a_moves ? b : a;
+  const std::string mover_name = a_moves ? "switcher1" : "switcher2";
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  auto ok = run(again.login(mover_name, "password-1"));
+  ASSERT_TRUE(ok) << again.last_error_message();
+  EXPECT_EQ(ok->kind(), proto::TOOK_OVER);
+  // The new connection's snapshot: the same hand, still this player's turn, the same deadline.
+  auto snap = wait_push(again, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->room_joined().room_id(), ja->room_id());
+  poker::wire::TableView view;
+  ASSERT_TRUE(view.ParseFromString(snap->room_joined().game_state()));
+  EXPECT_TRUE(view.hand_in_progress());
+  EXPECT_EQ(view.hand_id(), turn.hand_id());
+  ASSERT_TRUE(view.has_to_act()) << "the hand was played on without the player";
+  EXPECT_EQ(view.to_act().player_id(), mover.player_id());
+  EXPECT_EQ(view.to_act().deadline_ms(), turn.deadline_ms());
+  EXPECT_EQ(view.my_cards_size(), 2);
+  ASSERT_TRUE(pump_until([&] { return mover.last_close().has_value() && !mover.connected(); }));
+  EXPECT_EQ(mover.last_close()->reason(), proto::CLOSE_LOGGED_IN_ELSEWHERE);
+
+  // The player acts from the new connection, well before the deadline.
+  poker::wire::Action act;
+  act.set_kind(turn.to_call() > 0 ? poker::wire::Action::CALL : poker::wire::Action::CHECK);
+  act.set_hand_id(turn.hand_id());
+  ASSERT_TRUE(again.send_game(act.SerializeAsString()));
+  // The opponent sees that action (not an automatic one), then its own turn in the same hand,
+  // and never a presence change or an early end of the hand.
+  bool presence = false;
+  bool auto_action = false;
+  bool ended = false;
+  bool acted = false;
+  ASSERT_TRUE(wait_push(other, [&](const proto::ServerFrame& f) {
+    if (f.has_room_event() && (f.room_event().has_member_disconnected() || f.room_event().has_member_reconnected())) {
+      presence = true;
+    }
+    auto ev = poker_event(f);
+    if (!ev) return false;
+    if (ev->has_hand_ended()) ended = true;
+    if (ev->has_action_taken() && ev->action_taken().auto_()) auto_action = true;
+    if (ev->has_action_taken() && ev->action_taken().player_id() == mover.player_id() &&
+        ev->action_taken().hand_id() == turn.hand_id()) {
+      EXPECT_EQ(ev->action_taken().kind(), act.kind());
+      acted = true;
+    }
+    return acted && ev->has_to_act() && ev->to_act().player_id() == other.player_id() &&
+           ev->to_act().hand_id() == turn.hand_id();
+  }, 10s));
+  EXPECT_FALSE(presence);
+  EXPECT_FALSE(auto_action);
+  EXPECT_FALSE(ended);
+  // The new connection saw its own action too: it is the player's connection now.
+  EXPECT_TRUE(wait_push(again, [&](const proto::ServerFrame& f) {
+    auto ev = poker_event(f);
+    return ev && ev->has_action_taken() && ev->action_taken().player_id() == mover.player_id() &&
+           !ev->action_taken().auto_();
+  }));
+}
+
 TEST_F(GamesTest, CaptureTheFlagMatchRunsToItsEndOverSockets) {
   constexpr int kPlayers = 4;
   const std::map<std::string, std::string> params{
@@ -162,6 +253,72 @@ TEST_F(GamesTest, CaptureTheFlagMatchRunsToItsEndOverSockets) {
         return list && list->rooms_size() == 0;
       },
       5s));
+}
+
+// Capture the flag and a take-over: no drop (the avatar is never idle, no presence event), and
+// the game forgets the old connection's input counter, so the new client's seq 1 is applied.
+TEST_F(GamesTest, CaptureTheFlagTakeOverKeepsTheAvatarAndRestartsTheInputSeq) {
+  const std::map<std::string, std::string> params{
+      {"min_players", "2"}, {"time_limit_s", "60"}, {"start_delay_ms", "0"}, {"score_limit", "5"}};
+  auto& a = player("flagger1");
+  auto& b = player("flagger2");
+  auto ja = run(a.auto_join("ctf", "", params));
+  ASSERT_TRUE(ja) << a.last_error_message();
+  auto jb = run(b.auto_join("ctf", "", params));
+  ASSERT_TRUE(jb) << b.last_error_message();
+  ASSERT_EQ(ja->room_id(), jb->room_id());
+  auto ctf_state = [](const proto::ServerFrame& f) -> std::optional<ctf::wire::State> {
+    if (!f.has_room_event() || !f.room_event().has_game()) return std::nullopt;
+    ctf::wire::CtfEvent ev;
+    if (!ev.ParseFromString(f.room_event().game()) || !ev.has_state()) return std::nullopt;
+    return ev.state();
+  };
+  auto player_in = [](const ctf::wire::State& st, std::uint64_t id) -> const ctf::wire::PlayerState* {
+    for (const auto& p : st.players()) {
+      if (p.player_id() == id) return &p;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) { return ctf_state(f).has_value(); }, 10s));
+  // Inputs 1..5 from the first connection, applied.
+  for (std::uint32_t seq = 1; seq <= 5; ++seq) {
+    ctf::wire::Input in;
+    in.set_seq(seq);
+    ASSERT_TRUE(a.send_game(in.SerializeAsString()));
+  }
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) {
+    auto st = ctf_state(f);
+    const auto* p = st ? player_in(*st, a.player_id()) : nullptr;
+    return p && p->ack_seq() == 5;
+  }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  auto ok = run(again.login("flagger1", "password-1"));
+  ASSERT_TRUE(ok) << again.last_error_message();
+  EXPECT_EQ(ok->kind(), proto::TOOK_OVER);
+  auto snap = wait_push(again, [](const proto::ServerFrame& f) {
+    return f.has_room_joined() && f.room_joined().room_type() == "ctf";
+  });
+  ASSERT_TRUE(snap);
+  // A new client process numbers its inputs from 1.
+  ctf::wire::Input first;
+  first.set_seq(1);
+  first.set_dir_x(1000);
+  ASSERT_TRUE(again.send_game(first.SerializeAsString()));
+  bool presence = false;
+  bool idle = false;
+  ASSERT_TRUE(wait_push(b, [&](const proto::ServerFrame& f) {
+    if (f.has_room_event() && (f.room_event().has_member_disconnected() || f.room_event().has_member_reconnected())) {
+      presence = true;
+    }
+    auto st = ctf_state(f);
+    const auto* p = st ? player_in(*st, a.player_id()) : nullptr;
+    if (p && p->idle()) idle = true;
+    return p && p->ack_seq() == 1;
+  })) << "the new connection's input seq 1 was never applied";
+  EXPECT_FALSE(presence);
+  EXPECT_FALSE(idle);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Game rooms over real sockets: create, join by id, spectators, lock, auto-join, room lists,
 // game messages, targeted events, kicks, the end of a room, ticks, presence and replay.
 // A "drill" room type (below) exercises every part of the handler API through the node.
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 #include "room/room_types.hpp"
@@ -9,12 +11,28 @@
 namespace sb::test {
 namespace {
 
+/// "hog": the drill handler blocks its shard's thread until the test releases it, as a slow game
+/// would: requests queued for that shard wait, the other shard runs on. Lets a test force an order
+/// that a busy machine produces only now and then.
+struct Hog {
+  std::atomic<bool> started{false};
+  std::atomic<bool> released{false};
+};
+Hog g_hog;
+
+/// Releases the hog on every path out of a test, so the node can stop.
+struct HogRelease {
+  ~HogRelease() { g_hog.released = true; }
+};
+
 /// Test game: reacts to text commands sent as game messages.
 ///   "kick"           kicks the sender          "end:<text>"  ends the room with <text>
+///   "hog"            blocks the shard until g_hog.released (at most 20 s)
 ///   "lock"/"unlock"  locks or unlocks          "to:<id>"     sends "secret" to player <id> only
 ///   anything else    broadcast as "echo:<text>"
 /// Ticks at param tick_hz (broadcast "tick:<n>"), refuses players named "nobody", announces
-/// presence changes ("away:<id>", "back:<id>") and shows "view:<id>" to a joining player.
+/// presence changes ("away:<id>", "back:<id>") and connection switches ("switch:<id>"), and shows
+/// "view:<id>" to a joining player.
 class DrillHandler final : public room::RoomHandler {
  public:
   explicit DrillHandler(std::uint32_t tick_hz) : tick_hz_(tick_hz) {}
@@ -26,8 +44,16 @@ class DrillHandler final : public room::RoomHandler {
   void on_presence(room::Room& r, const room::Member& m, bool connected) override {
     r.broadcast_game((connected ? "back:" : "away:") + std::to_string(m.player.value));
   }
+  void on_switch(room::Room& r, const room::Member& m) override {
+    r.broadcast_game("switch:" + std::to_string(m.player.value));
+  }
   Status on_message(room::Room& r, const room::Member& m, std::string_view data) override {
     const std::string d(data);
+    if (d == "hog") {
+      g_hog.started = true;
+      for (int i = 0; i < 20'000 && !g_hog.released; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return {};
+    }
     if (d == "kick") r.kick(m.player, "drill kick");
     else if (d.rfind("end:", 0) == 0) r.end(d.substr(4));
     else if (d == "lock") r.set_locked(true);
@@ -141,24 +167,103 @@ TEST_F(RoomsTest, WebSocketClientsPlayToo) {
   EXPECT_EQ(got->room_event().relay().from_player_id(), ws.player_id());
 }
 
+/// True for `room`'s event saying that `player` joined (or, with `left`, left) it.
+bool is_member_event(const proto::ServerFrame& f, std::uint64_t room, std::uint64_t player, bool left) {
+  if (!f.has_room_event() || f.room_event().room_id() != room) return false;
+  const auto& ev = f.room_event();
+  if (left) return ev.has_member_left() && ev.member_left().player_id() == player;
+  return ev.has_member_joined() && ev.member_joined().player_id() == player;
+}
+
+// A client that asks for a game room at once after LoginOk races its own lobby placement (the
+// zone's home shard seats it in the lobby and answers later). Whichever lands first, the session
+// ends in the game room only: the lobby seats it and then lets it go again, so a lobby member
+// sees member_joined then member_left (waiting for both, not for "not listed", which also holds
+// before the placement has landed).
 TEST_F(RoomsTest, AGameRoomRightAfterLoginWinsOverTheLobbyPlacement) {
   auto& other = player("bystander");
+  const auto lobby = other.room_id();
   auto& eager = make_client();
   ASSERT_TRUE(run(eager.connect()));
   ASSERT_TRUE(run(eager.register_account("eager", "password-1")));
   // No wait for the lobby's RoomJoined: straight into a game room.
   auto room = run(eager.create_room("relay", "", 2));
   ASSERT_TRUE(room) << eager.last_error_message();
-  // Whatever order the lobby placement finished in, the session ends in the relay room only.
-  ASSERT_TRUE(pump_until([&] {
-    auto m = run(other.members());
-    if (!m) return false;
-    for (const auto& mm : m->members()) {
-      if (mm.player_id() == eager.player_id()) return false;
-    }
-    return true;
+  ASSERT_TRUE(wait_push(other, [&](const proto::ServerFrame& f) {
+    return is_member_event(f, lobby, eager.player_id(), false);
   }));
+  ASSERT_TRUE(wait_push(other, [&](const proto::ServerFrame& f) {
+    return is_member_event(f, lobby, eager.player_id(), true);
+  })) << "the lobby kept a seat for a player who is in a game room";
+  auto listed = run(other.members());
+  ASSERT_TRUE(listed);
+  for (const auto& m : listed->members()) EXPECT_NE(m.player_id(), eager.player_id());
   auto mine = run(eager.members());
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->room_id(), room->room_id());
+}
+
+// The order a busy machine produces now and then, forced: the lobby's home shard is held up, so
+// the game room is entered before the lobby placement has even run. When the placement lands
+// afterwards, the lobby must give the seat back (it used to keep it: a ghost lobby member).
+TEST_F(RoomsTest, ALobbyPlacementLandingAfterTheGameRoomGivesTheSeatBack) {
+  HogRelease release_on_exit;
+  g_hog.started = false;
+  g_hog.released = false;
+  auto& other = player("onlooker");
+  const auto lobby = other.room_id();
+  const ShardIndex home = shard_of(lobby);
+  // A drill room on the lobby's home shard (rooms live on their creator's connection's shard).
+  client::Client* hogger = nullptr;
+  for (int i = 0; i < 16 && !hogger; ++i) {
+    auto& c = player("hogger" + std::to_string(i));
+    auto r = run(c.create_room("drill", "", 2));
+    ASSERT_TRUE(r) << c.last_error_message();
+    if (shard_of(r->room_id()) == home) hogger = &c;
+  }
+  ASSERT_NE(hogger, nullptr) << "no connection landed on the lobby's home shard";
+  // Candidates for the eager player, connected (Hello done) before the shard is held up.
+  std::vector<client::Client*> candidates;
+  for (int i = 0; i < 16; ++i) {
+    auto& c = make_client();
+    ASSERT_TRUE(run(c.connect()));
+    candidates.push_back(&c);
+  }
+  ASSERT_TRUE(hogger->send_game("hog"));
+  ASSERT_TRUE(pump_until([] { return g_hog.started.load(); }));
+  // Only a connection on the other shard answers while the home shard is held up.
+  auto answered = std::make_shared<std::vector<bool>>(candidates.size(), false);
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    asio::co_spawn(io_, candidates[i]->ping(), [answered, i](std::exception_ptr e, Result<proto::Pong> p) {
+      if (!e && p) (*answered)[i] = true;
+    });
+  }
+  client::Client* eager = nullptr;
+  ASSERT_TRUE(pump_until([&] {
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if ((*answered)[i]) eager = candidates[i];
+    }
+    return eager != nullptr;
+  }));
+  ASSERT_TRUE(run(eager->register_account("eagerest", "password-1"))) << eager->last_error_message();
+  auto room = run(eager->create_room("relay", "", 2));
+  ASSERT_TRUE(room) << eager->last_error_message();
+  ASSERT_NE(shard_of(room->room_id()), home);
+  auto mine = run(eager->members());
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->room_id(), room->room_id());
+  ASSERT_FALSE(g_hog.released) << "the placement must still be pending here";
+  g_hog.released = true;  // the placement runs now, after the game room
+  ASSERT_TRUE(wait_push(other, [&](const proto::ServerFrame& f) {
+    return is_member_event(f, lobby, eager->player_id(), false);
+  }));
+  ASSERT_TRUE(wait_push(other, [&](const proto::ServerFrame& f) {
+    return is_member_event(f, lobby, eager->player_id(), true);
+  })) << "the lobby kept a seat for a player who is in a game room";
+  auto listed = run(other.members());
+  ASSERT_TRUE(listed);
+  for (const auto& m : listed->members()) EXPECT_NE(m.player_id(), eager->player_id());
+  mine = run(eager->members());
   ASSERT_TRUE(mine);
   EXPECT_EQ(mine->room_id(), room->room_id());
 }
@@ -445,6 +550,113 @@ TEST_F(RoomsTest, AGameLearnsOfDropsAndReturnsAndReplaysWhatWasMissed) {
   ASSERT_TRUE(wait_push(a, [&](const proto::ServerFrame& f) { return is_game(f, back); }));
   ASSERT_TRUE(b2.send_game("i am back"));
   EXPECT_TRUE(wait_push(a, [](const proto::ServerFrame& f) { return is_game(f, "echo:i am back"); }));
+}
+
+/// True for what a take-over must never show the room: a presence event, or the drill game's
+/// own announcement of a drop or a return.
+bool is_presence(const proto::ServerFrame& f) {
+  if (!f.has_room_event()) return false;
+  const auto& ev = f.room_event();
+  if (ev.has_member_disconnected() || ev.has_member_reconnected()) return true;
+  return ev.has_game() && (ev.game().rfind("away:", 0) == 0 || ev.game().rfind("back:", 0) == 0);
+}
+
+// protocol.md §7.2 case 2 and §7.4: a take-over is no disconnection. The other member sees no
+// presence change, the game is told of the switch only, the new connection gets the room's
+// snapshot and the old one is closed "logged in elsewhere".
+TEST_F(RoomsTest, ATakeOverIsNoDisconnectionForTheRoom) {
+  auto& host = player("host");
+  auto& mover = player("mover");
+  auto room = run(host.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(mover.join_room(room->room_id())));
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    return f.has_room_event() && f.room_event().has_member_joined();
+  }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  auto ok = run(again.login("mover", "password-1"));
+  ASSERT_TRUE(ok) << again.last_error_message();
+  EXPECT_EQ(ok->kind(), proto::TOOK_OVER);
+  // The new connection: the game room's snapshot (last_seq 0), the player still connected.
+  auto snap = wait_push(again, [](const proto::ServerFrame& f) { return f.has_room_joined(); });
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->room_joined().room_id(), room->room_id());
+  EXPECT_EQ(snap->room_joined().game_state(), "view:" + std::to_string(mover.player_id()));
+  ASSERT_EQ(snap->room_joined().members_size(), 2);
+  for (const auto& m : snap->room_joined().members()) EXPECT_TRUE(m.connected()) << m.player_id();
+  // The old connection: closed with the documented reason.
+  ASSERT_TRUE(pump_until([&] { return mover.last_close().has_value() && !mover.connected(); }));
+  EXPECT_EQ(mover.last_close()->reason(), proto::CLOSE_LOGGED_IN_ELSEWHERE);
+  EXPECT_EQ(mover.last_close()->message(), "logged in elsewhere");
+
+  // The other member: the game's "switch", then the mover's message from its new connection,
+  // and nothing about presence before, between or after.
+  ASSERT_TRUE(again.send_game("from the new device"));
+  const std::string switched = "switch:" + std::to_string(mover.player_id());
+  std::vector<std::string> seen;
+  bool presence = false;
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    if (f.has_room_event() && f.room_event().has_game()) seen.push_back(f.room_event().game());
+    return is_game(f, "echo:from the new device");
+  }));
+  EXPECT_FALSE(presence);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], switched);
+  // Anything late would come within a round trip: one more message, still no presence event.
+  ASSERT_TRUE(again.send_game("still here"));
+  ASSERT_TRUE(wait_push(host, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    return is_game(f, "echo:still here");
+  }));
+  EXPECT_FALSE(presence);
+  auto members = run(host.members());
+  ASSERT_TRUE(members);
+  for (const auto& m : members->members()) EXPECT_TRUE(m.connected()) << m.player_id();
+}
+
+// The same take-over with the last_seq the old connection had seen: the new connection gets a
+// replay of exactly what it missed (the game's "switch" included) and no presence event.
+TEST_F(RoomsTest, ATakeOverWithALastSeqReplaysWithoutPresenceEvents) {
+  auto& host = player("hostess");
+  auto& mover = player("traveller");
+  auto room = run(host.create_room("drill", "", 2));
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(run(mover.join_room(room->room_id())));
+  ASSERT_TRUE(mover.send_game("before"));
+  ASSERT_TRUE(wait_push(mover, [](const proto::ServerFrame& f) { return is_game(f, "echo:before"); }));
+  const auto seen = mover.last_seq();
+  ASSERT_TRUE(host.send_game("missed"));
+  ASSERT_TRUE(wait_push(host, [](const proto::ServerFrame& f) { return is_game(f, "echo:missed"); }));
+
+  auto& again = make_client();
+  ASSERT_TRUE(run(again.connect()));
+  proto::ClientFrame login = login_frame(0, "traveller", "password-1");
+  login.mutable_login()->set_last_seq(seen);
+  auto answer = run(again.request(login));
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(answer->has_login_ok()) << answer->DebugString();
+  EXPECT_EQ(answer->login_ok().kind(), proto::TOOK_OVER);
+  std::vector<std::string> replay;
+  bool presence = false;
+  bool snapshot = false;
+  const std::string switched = "switch:" + std::to_string(mover.player_id());
+  ASSERT_TRUE(wait_push(again, [&](const proto::ServerFrame& f) {
+    presence = presence || is_presence(f);
+    snapshot = snapshot || f.has_room_joined();
+    if (f.has_room_event()) {
+      EXPECT_GT(f.room_event().seq(), seen);
+      if (f.room_event().has_game()) replay.push_back(f.room_event().game());
+    }
+    return is_game(f, switched);
+  }));
+  EXPECT_FALSE(presence);
+  EXPECT_FALSE(snapshot);
+  EXPECT_EQ(replay, (std::vector<std::string>{"echo:missed", switched}));
+  ASSERT_TRUE(pump_until([&] { return mover.last_close().has_value() && !mover.connected(); }));
+  EXPECT_EQ(mover.last_close()->reason(), proto::CLOSE_LOGGED_IN_ELSEWHERE);
 }
 
 class RoomsFloodTest : public NodeTest {

@@ -206,6 +206,14 @@ void CtfGame::set_connected(PlayerId p, bool connected) {
   if (connected) pl->recv_seq = 0;  // a new client process numbers its inputs from 1 again
 }
 
+void CtfGame::switch_connection(PlayerId p) {
+  Player* pl = find_mut(p);
+  if (!pl) return;
+  pl->dir = {};
+  pl->pending.reset();
+  pl->recv_seq = 0;
+}
+
 void CtfGame::violation(PlayerId p, Effects& fx) {
   Player* pl = find_mut(p);
   if (!pl) return;

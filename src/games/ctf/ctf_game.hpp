@@ -153,6 +153,9 @@ class CtfGame {
   /// A dropped connection zeroes the player's input (the avatar idles) until it returns; a
   /// returning client may restart its input seq from 1.
   void set_connected(PlayerId p, bool connected);
+  /// `p`'s session moved to a new connection without a drop (take-over): the new client numbers
+  /// its inputs from 1 again and the old client's input no longer steers the avatar.
+  void switch_connection(PlayerId p);
   /// An Input received from `p`: Errc::not_found if not a player, Errc::bad_state once ended.
   /// Stale seqs are ignored; floods and over-long directions count violations. Applied at the
   /// next step() (only the latest per tick).

@@ -128,6 +128,8 @@ void CtfHandler::on_presence(room::Room&, const room::Member& m, bool connected)
   game_.set_connected(m.player, connected);
 }
 
+void CtfHandler::on_switch(room::Room&, const room::Member& m) { game_.switch_connection(m.player); }
+
 Status CtfHandler::on_message(room::Room& room, const room::Member& m, std::string_view data) {
   Effects fx;
   wire::Input in;

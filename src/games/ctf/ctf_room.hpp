@@ -52,6 +52,7 @@ class CtfHandler final : public room::RoomHandler {
   void on_leave(room::Room& room, const room::Member& m, room::LeaveReason reason) override;
   /// A dropped connection idles the avatar; on return its inputs apply again.
   void on_presence(room::Room& room, const room::Member& m, bool connected) override;
+  void on_switch(room::Room& room, const room::Member& m) override;
   /// An encoded wire::Input: Errc::invalid_argument if it does not parse (a violation),
   /// Errc::bad_state once the match ended.
   Status on_message(room::Room& room, const room::Member& m, std::string_view data) override;

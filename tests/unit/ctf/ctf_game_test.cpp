@@ -395,6 +395,79 @@ TEST(CtfGameTest, DisconnectedPlayerIdlesAndResumesOnReturn) {
   EXPECT_EQ(g.find(P(1))->pos, (Vec{moved.x, moved.y + kStep}));
 }
 
+TEST(CtfGameTest, ASwitchedConnectionRestartsItsSeqAndStopsTheOldInput) {
+  CtfGame g = running_game();
+  place(g, P(1), {2000, 1500});
+  Effects fx;
+  for (std::uint32_t s = 1; s <= 7; ++s) {
+    ASSERT_TRUE(g.submit(P(1), input(s, 1000, 0), fx));
+    g.step(fx);
+  }
+  const Vec moved = g.find(P(1))->pos;
+  g.switch_connection(P(1));
+  EXPECT_TRUE(g.find(P(1))->connected);
+  g.step(fx);
+  EXPECT_EQ(g.find(P(1))->pos, moved) << "the old connection's input no longer steers";
+  ASSERT_TRUE(g.submit(P(1), input(1, 0, 1000), fx)) << "the new client starts at seq 1";
+  g.step(fx);
+  EXPECT_EQ(g.find(P(1))->pos, (Vec{moved.x, moved.y + kStep}));
+}
+
+// The claim check at its boundary: a claim exactly `allowed` = speed/tick_hz per tick since the
+// previous input (at most tick_hz ticks) + claim_tolerance from the server's position stands;
+// one centi-unit farther gets a Correction and a violation.
+TEST(CtfGameTest, AClaimAtTheAllowedDistanceStandsAndOneUnitPastIsCorrected) {
+  const Rules rules;
+  ASSERT_EQ(rules.speed / static_cast<std::int32_t>(rules.tick_hz), kStep);
+  const Vec at{4000, 3000};
+  struct Case {
+    std::uint32_t idle_steps;  // steps between the previous input and the claim
+    std::int32_t allowed;      // expected allowance
+  };
+  // 1 step; 5 steps; 30 steps, capped at one second (tick_hz steps).
+  const Case cases[] = {{1, kStep + rules.claim_tolerance},
+                        {5, 5 * kStep + rules.claim_tolerance},
+                        {30, static_cast<std::int32_t>(rules.tick_hz) * kStep + rules.claim_tolerance}};
+  for (const Case& c : cases) {
+    // Along an axis and along a 3-4-5 diagonal (exact integer distance), at and one past.
+    const std::int32_t a = c.allowed;
+    ASSERT_EQ(a % 5, 0);
+    const Vec offsets[][2] = {{{a, 0}, {a + 1, 0}},
+                              {{0, -a}, {0, -a - 1}},
+                              {{3 * a / 5, 4 * a / 5}, {3 * a / 5, 4 * a / 5 + 1}}};
+    for (const auto& pair : offsets) {
+      for (int past = 0; past <= 1; ++past) {
+        const Vec off = pair[past];
+        CtfGame g = running_game(rules);
+        place(g, P(1), at);
+        Effects fx;
+        ASSERT_TRUE(g.submit(P(1), input(1, 0, 0), fx));  // the previous input: stand still
+        for (std::uint32_t i = 0; i < c.idle_steps; ++i) g.step(fx);
+        ASSERT_EQ(g.find(P(1))->pos, at);
+        fx = {};
+        wire::Input claim = input(2, 0, 0);
+        claim.set_has_claim(true);
+        claim.set_claimed_x(at.x + off.x);
+        claim.set_claimed_y(at.y + off.y);
+        ASSERT_TRUE(g.submit(P(1), claim, fx));
+        g.step(fx);
+        const auto corr = of(fx, wire::CtfEvent::kCorrection);
+        SCOPED_TRACE("idle " + std::to_string(c.idle_steps) + " steps, offset (" + std::to_string(off.x) + ", " +
+                     std::to_string(off.y) + "), allowed " + std::to_string(a));
+        if (past == 0) {
+          EXPECT_TRUE(corr.empty()) << "a claim at the allowed distance stands";
+          EXPECT_EQ(g.violations(), 0u);
+        } else {
+          ASSERT_EQ(corr.size(), 1u) << "one unit past the allowed distance is corrected";
+          EXPECT_EQ(corr[0].event.correction().x(), at.x);
+          EXPECT_EQ(corr[0].event.correction().y(), at.y);
+          EXPECT_EQ(g.violations(), 1u);
+        }
+      }
+    }
+  }
+}
+
 TEST(CtfGameTest, StateIsCompact) {
   CtfGame g({}, 3);
   for (std::uint64_t i = 1; i <= 16; ++i) g.add_player(P(1000 + i));

@@ -354,6 +354,7 @@ class PickyHandler final : public RoomHandler {
   struct Log {
     std::vector<std::uint64_t> joined, left, seq_at_join;
     std::vector<std::pair<std::uint64_t, bool>> presence;
+    std::vector<std::uint64_t> switched;
     std::vector<LeaveReason> reasons;
   };
   explicit PickyHandler(Log& log) : log_(log) {}
@@ -374,6 +375,7 @@ class PickyHandler final : public RoomHandler {
   void on_presence(Room&, const Member& m, bool connected) override {
     log_.presence.emplace_back(m.player.value, connected);
   }
+  void on_switch(Room&, const Member& m) override { log_.switched.push_back(m.player.value); }
 
  private:
   Log& log_;
@@ -402,6 +404,30 @@ TEST_F(RoomTest, CustomHandlerRefusalIsHonoured) {
   EXPECT_EQ(log.reasons[0], LeaveReason::kicked);
   ASSERT_EQ(log.presence.size(), 1u);
   EXPECT_EQ(log.presence[0], std::make_pair(std::uint64_t{3}, false));
+}
+
+TEST_F(RoomTest, AConnectionSwitchTellsTheHandlerOnlyAndEmitsNothing) {
+  PickyHandler::Log log;
+  Room room(spec(), std::make_unique<PickyHandler>(log), clock_);
+  ASSERT_TRUE(room.join(P(1), "a"));
+  ASSERT_TRUE(room.join(P(3), "b"));
+  (void)room.take_broadcasts();
+  const auto seq = room.seq();
+  room.switch_connection(P(3));
+  EXPECT_EQ(log.switched, std::vector<std::uint64_t>{3});
+  EXPECT_TRUE(log.presence.empty());
+  EXPECT_TRUE(room.take_broadcasts().empty());
+  EXPECT_EQ(room.seq(), seq);
+  EXPECT_TRUE(room.find(P(3))->connected);
+  // The new connection's reattach then changes nothing either.
+  room.set_connected(P(3), true);
+  EXPECT_TRUE(log.presence.empty());
+  EXPECT_TRUE(room.take_broadcasts().empty());
+  // A member marked disconnected returns by set_connected, not by a switch; a stranger is ignored.
+  room.set_connected(P(1), false);
+  room.switch_connection(P(1));
+  room.switch_connection(P(99));
+  EXPECT_EQ(log.switched, std::vector<std::uint64_t>{3});
 }
 
 TEST_F(RoomTest, CapacityIsCheckedBeforeTheHandler) {
