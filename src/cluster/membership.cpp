@@ -147,6 +147,9 @@ void Membership::on_message(const backbone::Message& m) {
       ev.change == Change::left) {
     arm_expiry();
     publish_snapshot();
+  } else {
+    std::lock_guard lock(mutex_);
+    snapshot_counters_ = view_.counters();
   }
 }
 

@@ -1,0 +1,220 @@
+// Membership over a real backbone: several membership shells ("nodes") on one in-process
+// backbone, and a real Node whose GET /v1/nodes answers over a real socket.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include "cluster/membership.hpp"
+#include "fakes/queue_executor.hpp"
+#include "harness.hpp"
+#include "membership.pb.h"
+
+namespace sb::test {
+namespace {
+
+using cluster::Membership;
+using cluster::MembershipOptions;
+
+MembershipOptions options(const std::string& name, std::chrono::milliseconds heartbeat,
+                          std::chrono::milliseconds timeout, UnixMillis started = 0) {
+  MembershipOptions o;
+  o.node = name;
+  o.roles = {"edge", "host"};
+  o.tcp_address = "127.0.0.1:1";
+  o.ws_address = "127.0.0.1:2";
+  o.admin_address = "127.0.0.1:3";
+  o.heartbeat = heartbeat;
+  o.timeout = timeout;
+  o.started_unix_ms = started;
+  return o;
+}
+
+std::vector<std::string> names(const Membership& m) {
+  std::vector<std::string> out;
+  for (const auto& e : m.view()) out.push_back(e.node);
+  return out;
+}
+
+class MembershipClusterTest : public ::testing::Test {
+ protected:
+  Membership& add(MembershipOptions o) {
+    auto load = [n = nodes_.size()] {
+      cluster::NodeLoad l;
+      l.sessions = static_cast<std::uint32_t>(10 + n);
+      return l;
+    };
+    nodes_.push_back(std::make_unique<Membership>(*backbone_, registry_, clock_, std::move(o), load));
+    EXPECT_TRUE(nodes_.back()->start());
+    return *nodes_.back();
+  }
+
+  void TearDown() override {
+    for (auto& n : nodes_) n->stop();
+  }
+
+  std::unique_ptr<backbone::Backbone> backbone_ = backbone::make_inproc_backbone();
+  metrics::Registry registry_;
+  SystemClock clock_;
+  std::vector<std::unique_ptr<Membership>> nodes_;
+};
+
+const std::vector<std::string> kAbc{"a", "b", "c"};
+
+TEST_F(MembershipClusterTest, AJoiningNodeLearnsTheViewWithoutWaitingForAHeartbeat) {
+  // Heartbeats far longer than the wait: only the join's view request can explain the views.
+  auto& a = add(options("a", 60s, 120s));
+  auto& b = add(options("b", 60s, 120s));
+  ASSERT_TRUE(wait_for([&] { return names(a) == std::vector<std::string>{"a", "b"}; }));
+  auto& c = add(options("c", 60s, 120s));
+  EXPECT_TRUE(wait_for([&] { return names(c) == kAbc; })) << testing::PrintToString(names(c));
+  EXPECT_TRUE(wait_for([&] { return names(a) == kAbc && names(b) == kAbc; }));
+  // What c knows of a is what a announced: roles, addresses, load from a's LoadFn.
+  for (const auto& m : c.view()) {
+    if (m.node != "a") continue;
+    EXPECT_EQ(m.roles, (std::vector<std::string>{"edge", "host"}));
+    EXPECT_EQ(m.tcp_address, "127.0.0.1:1");
+    EXPECT_EQ(m.version, cluster::build_version());
+    EXPECT_EQ(m.load.sessions, 10u);
+    EXPECT_FALSE(m.self);
+  }
+}
+
+TEST_F(MembershipClusterTest, ACleanStopLeavesEveryViewAtOnce) {
+  // A timeout of two minutes: b can only be gone within the wait because its leave arrived.
+  auto& a = add(options("a", 60s, 120s));
+  auto& b = add(options("b", 60s, 120s));
+  auto& c = add(options("c", 60s, 120s));
+  ASSERT_TRUE(wait_for([&] { return names(a) == kAbc && names(b) == kAbc && names(c) == kAbc; }));
+  b.stop();
+  const std::vector<std::string> ac{"a", "c"};
+  EXPECT_TRUE(wait_for([&] { return names(a) == ac && names(c) == ac; }));
+  EXPECT_EQ(a.counters().leaves, 1u);
+  EXPECT_EQ(a.counters().expiries, 0u);
+}
+
+TEST_F(MembershipClusterTest, ASilentNodeIsRemovedAfterTheTimeout) {
+  auto& a = add(options("a", 100ms, 800ms));
+  auto& b = add(options("b", 100ms, 800ms));
+  auto& c = add(options("c", 100ms, 800ms));
+  ASSERT_TRUE(wait_for([&] { return names(a) == kAbc && names(b) == kAbc && names(c) == kAbc; }));
+  // Heartbeats keep everyone in for several timeouts.
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(names(a), kAbc);
+  EXPECT_EQ(a.counters().expiries, 0u);
+  c.stop_silently();  // as kill -9: no leave
+  const std::vector<std::string> ab{"a", "b"};
+  EXPECT_TRUE(wait_for([&] { return names(a) == ab && names(b) == ab; }));
+  EXPECT_EQ(a.counters().expiries, 1u);
+  EXPECT_EQ(b.counters().expiries, 1u);
+  EXPECT_EQ(a.counters().leaves, 0u);
+}
+
+TEST_F(MembershipClusterTest, ARestartedNodeReplacesItsOldSelfAtOnce) {
+  auto& a = add(options("a", 60s, 120s));
+  auto& b1 = add(options("b", 60s, 120s, 1'000));
+  ASSERT_TRUE(wait_for([&] { return names(a) == std::vector<std::string>{"a", "b"}; }));
+  b1.stop_silently();
+  add(options("b", 60s, 120s, 2'000));
+  EXPECT_TRUE(wait_for([&] {
+    auto v = a.view();
+    return v.size() == 2 && v[1].started_unix_ms == 2'000;
+  }));
+  EXPECT_EQ(a.counters().restarts, 1u);
+}
+
+TEST_F(MembershipClusterTest, GarbageOnTheSubjectIsCountedAndChangesNothing) {
+  auto& a = add(options("a", 60s, 120s));
+  auto& b = add(options("b", 60s, 120s));
+  ASSERT_TRUE(wait_for([&] { return names(a) == std::vector<std::string>{"a", "b"}; }));
+  ASSERT_TRUE(backbone_->publish(std::string(cluster::kMembershipSubject), "\x08\xff\xff\xff not protobuf"));
+  EXPECT_TRUE(wait_for([&] { return a.counters().malformed == 1 && b.counters().malformed == 1; }));
+  EXPECT_EQ(names(a), (std::vector<std::string>{"a", "b"}));
+}
+
+// ---- a real node: GET /v1/nodes
+
+std::string http_get(std::uint16_t port, const std::string& target) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  std::string out;
+  boost::system::error_code ec;
+  asio::read(s, asio::dynamic_buffer(out), ec);
+  const auto body = out.find("\r\n\r\n");
+  return body == std::string::npos ? out : out.substr(body + 4);
+}
+
+boost::json::array nodes_of(std::uint16_t admin_port) {
+  auto v = boost::json::parse(http_get(admin_port, "/v1/nodes"));
+  return v.as_object().at("nodes").as_array();
+}
+
+class NodesEndpointTest : public NodeTest {};
+
+TEST_F(NodesEndpointTest, ListsItselfAndEveryNodeAnnouncingOnItsBackbone) {
+  config_.node_name = "alpha";
+  config_.roles = {"edge", "gateway"};
+  start();
+  auto nodes = nodes_of(node_->admin_port());
+  ASSERT_EQ(nodes.size(), 1u);
+  const auto& self = nodes[0].as_object();
+  EXPECT_EQ(self.at("node").as_string(), "alpha");
+  EXPECT_TRUE(self.at("self").as_bool());
+  EXPECT_EQ(self.at("tcp").as_string(), "127.0.0.1:" + std::to_string(node_->tcp_port()));
+  EXPECT_EQ(self.at("ws").as_string(), "127.0.0.1:" + std::to_string(node_->ws_port()));
+  EXPECT_EQ(self.at("admin").as_string(), "127.0.0.1:" + std::to_string(node_->admin_port()));
+  EXPECT_EQ(self.at("roles").as_array().size(), 2u);
+  EXPECT_EQ(self.at("roles").as_array()[1].as_string(), "gateway");
+  EXPECT_TRUE(self.at("load").as_object().contains("players_in_rooms"));
+
+  // A session on the node shows in its load at the next heartbeat.
+  auto& c = registered("loadcheck");
+  (void)c;
+  EXPECT_TRUE(wait_for([&] {
+    auto n = nodes_of(node_->admin_port());
+    return n[0].as_object().at("load").as_object().at("sessions").as_int64() == 1;
+  }));
+
+  // Another node announcing on the node's backbone appears; its leave removes it.
+  cluster::Member other;
+  other.node = "beta";
+  other.started_unix_ms = 1234;
+  other.seq = 1;
+  other.roles = {"host"};
+  other.tcp_address = "10.0.0.2:7700";
+  ASSERT_TRUE(node_->backbone().publish(std::string(cluster::kMembershipSubject), cluster::encode_announce(other, false)));
+  EXPECT_TRUE(wait_for([&] { return nodes_of(node_->admin_port()).size() == 2; }));
+  auto two = nodes_of(node_->admin_port());
+  EXPECT_EQ(two[1].as_object().at("node").as_string(), "beta");
+  EXPECT_EQ(two[1].as_object().at("tcp").as_string(), "10.0.0.2:7700");
+  EXPECT_FALSE(two[1].as_object().at("self").as_bool());
+  ASSERT_TRUE(node_->backbone().publish(std::string(cluster::kMembershipSubject), cluster::encode_leave("beta", 1234)));
+  EXPECT_TRUE(wait_for([&] { return nodes_of(node_->admin_port()).size() == 1; }));
+}
+
+TEST_F(NodesEndpointTest, AStoppingNodePublishesItsLeave) {
+  start();
+  auto rx = std::make_shared<QueueExecutor>();
+  auto leaves = std::make_shared<std::atomic<int>>(0);
+  auto sub = node_->backbone().subscribe(std::string(cluster::kMembershipSubject), {}, rx,
+                                         [leaves](backbone::Message m) {
+                                           proto::membership::MembershipMessage msg;
+                                           if (msg.ParseFromString(m.payload) && msg.has_leave() &&
+                                               msg.leave().node() == "it") {
+                                             ++*leaves;
+                                           }
+                                         });
+  ASSERT_TRUE(sub);
+  node_->stop(std::chrono::milliseconds(200));
+  EXPECT_TRUE(wait_for([&] { return leaves->load() == 1; }));
+  node_->backbone().unsubscribe(*sub);
+  rx->stop();
+}
+
+}  // namespace
+}  // namespace sb::test
