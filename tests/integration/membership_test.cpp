@@ -11,6 +11,7 @@
 #include "fakes/queue_executor.hpp"
 #include "harness.hpp"
 #include "membership.pb.h"
+#include "node/node_load.hpp"
 
 namespace sb::test {
 namespace {
@@ -132,6 +133,37 @@ TEST_F(MembershipClusterTest, GarbageOnTheSubjectIsCountedAndChangesNothing) {
   ASSERT_TRUE(backbone_->publish(std::string(cluster::kMembershipSubject), "\x08\xff\xff\xff not protobuf"));
   EXPECT_TRUE(wait_for([&] { return a.counters().malformed == 1 && b.counters().malformed == 1; }));
   EXPECT_EQ(names(a), (std::vector<std::string>{"a", "b"}));
+}
+
+// ---- the load a node announces
+
+TEST(NodeLoadSamplerTest, ReadsTheNodeGaugesAndTheLagOfTheLastIntervalOnly) {
+  metrics::Registry registry;
+  node::NodeMetrics metrics(registry);
+  node::NodeLoadSampler sampler(metrics, 2);
+  metrics.sessions(session::State::in_lobby).set(5);
+  metrics.sessions(session::State::in_room).set(3);
+  metrics.sessions(session::State::awaiting_hello).set(4);  // not logged in: not a session
+  metrics.sessions_detached.set(2);
+  metrics.connections.set(12);
+  metrics.rooms.set(7);
+  auto lag = [&](int shard) -> metrics::Histogram& {
+    return registry.histogram("sb_event_loop_lag_seconds", "", {}, {{"shard", std::to_string(shard)}});
+  };
+  for (int i = 0; i < 99; ++i) lag(0).observe(0.0003);  // (0.1, 0.5] ms
+  lag(1).observe(0.2);                                   // (100, 250] ms: the 100th of 100
+  auto l = sampler.sample();
+  EXPECT_EQ(l.sessions, 10u);
+  EXPECT_EQ(l.connections, 12u);
+  EXPECT_EQ(l.rooms, 7u);
+  EXPECT_EQ(l.players_in_rooms, 3u);
+  EXPECT_FLOAT_EQ(l.loop_lag_p99_ms, 0.5f);  // 99 of 100 probes were at most 0.5 ms
+  for (int i = 0; i < 10; ++i) lag(1).observe(0.04);
+  l = sampler.sample();
+  EXPECT_FLOAT_EQ(l.loop_lag_p99_ms, 50.f);  // only the 10 new probes count
+  EXPECT_GE(l.cpu_percent, 0.f);
+  l = sampler.sample();
+  EXPECT_FLOAT_EQ(l.loop_lag_p99_ms, 0.f);   // no probe since the last sample
 }
 
 // ---- a real node: GET /v1/nodes
