@@ -76,9 +76,9 @@ class Node {
   std::string render_metrics();
 
  private:
-  /// Runs `job` on an auth worker with a store and waits for it (admin paths only).
   /// Announces this node on the backbone and keeps the view (after the ports are bound).
   void start_membership();
+  /// Runs `job` on an auth worker with a store and waits for it (admin paths only).
   template <class T>
   std::optional<T> run_store_job(std::function<T(store::Store&)> job);
 
