@@ -93,6 +93,13 @@ TEST_F(NodesEndpointTest, ListsItselfAndEveryNodeAnnouncingOnItsBackbone) {
     return n[0].as_object().at("load").as_object().at("sessions").as_int64() == 1;
   }));
 
+  // The shards' lag probes reach the announce: any probe puts p99 at >= 0.1 ms (the first bucket
+  // bound), so zero would mean the sampler reads histograms that no shard feeds.
+  EXPECT_TRUE(wait_for([&] {
+    auto n = nodes_of(node_->admin_port());
+    return n[0].as_object().at("load").as_object().at("loop_lag_p99_ms").as_double() > 0;
+  }));
+
   // Another node announcing on the node's backbone appears; its leave removes it.
   cluster::Member other;
   other.node = "beta";
