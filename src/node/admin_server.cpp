@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cluster/membership.hpp"
 #include "node/node.hpp"
 
 namespace sb::node {
@@ -57,12 +58,49 @@ int ban_status(Errc e) {
   }
 }
 
+// GET /v1/nodes: the membership view (docs/configuration.md §5).
+std::string nodes_json(const cluster::Membership* membership) {
+  json::object out;
+  json::array nodes;
+  if (membership) {
+    const auto& o = membership->options();
+    out["self"] = o.node;
+    out["heartbeat_ms"] = o.heartbeat.count();
+    out["timeout_ms"] = o.timeout.count();
+    const auto now = membership->clock().now();
+    for (const auto& m : membership->view()) {
+      json::array roles;
+      for (const auto& r : m.roles) roles.emplace_back(r);
+      nodes.emplace_back(json::object{
+          {"node", m.node},
+          {"self", m.self},
+          {"roles", std::move(roles)},
+          {"tcp", m.tcp_address},
+          {"ws", m.ws_address},
+          {"admin", m.admin_address},
+          {"version", m.version},
+          {"started_unix_ms", m.started_unix_ms},
+          {"seq", m.seq},
+          {"last_heard_ms_ago", std::chrono::duration_cast<std::chrono::milliseconds>(now - m.last_heard).count()},
+          {"load", json::object{{"sessions", m.load.sessions},
+                                {"connections", m.load.connections},
+                                {"rooms", m.load.rooms},
+                                {"players_in_rooms", m.load.players_in_rooms},
+                                {"cpu_percent", m.load.cpu_percent},
+                                {"loop_lag_p99_ms", m.load.loop_lag_p99_ms}}}});
+    }
+  }
+  out["nodes"] = std::move(nodes);
+  return json::serialize(out);
+}
+
 http::response<http::string_body> handle(Node& node, const http::request<http::string_body>& req) {
   const std::string target(req.target());
   if (req.method() == http::verb::get && target == "/metrics") {
     return reply(http::status::ok, node.render_metrics(), "text/plain; version=0.0.4");
   }
   if (req.method() == http::verb::get && target == "/healthz") return reply(http::status::ok, "ok\n", "text/plain");
+  if (req.method() == http::verb::get && target == "/v1/nodes") return reply(http::status::ok, nodes_json(node.membership()));
   const bool mutating = req.method() == http::verb::post || req.method() == http::verb::put ||
                         req.method() == http::verb::delete_;
   if (!mutating) return error(http::status::not_found, "no such endpoint");

@@ -3,6 +3,7 @@
 //
 //   GET  /metrics                      Prometheus text format (no auth: bind it to a private address)
 //   GET  /healthz                      "ok"
+//   GET  /v1/nodes                     the membership view: every live node, its addresses and load
 //   POST /v1/bans      {"username","reason","duration_s"}   ban and close the live session
 //   DELETE /v1/bans/<username>                               lift bans
 //   PUT  /v1/config/<key>   body = value                     set a cluster setting

@@ -9,8 +9,10 @@
 
 #include <google/protobuf/stubs/logging.h>
 
+#include "cluster/membership.hpp"
 #include "internal.pb.h"
 #include "node/admin_server.hpp"
+#include "node/node_load.hpp"
 #include "store/store.hpp"
 
 namespace sb::node {
@@ -112,6 +114,7 @@ void Node::start() {
       config_.listen.admin_host.empty() ? addr : ip::make_address(config_.listen.admin_host);
   admin_ = std::make_unique<AdminServer>(*this, ip::tcp::endpoint(admin_addr, config_.listen.admin_port));
   admin_port_ = admin_->port();
+  start_membership();
   started_ = true;
   spdlog::info("node {}: {} shards, tcp {}:{}, websocket {}:{}, admin {}:{}, store {}", config_.node_name,
                shards_.size(), config_.listen.host, tcp_port_, config_.listen.host, ws_port_,
@@ -123,7 +126,9 @@ void Node::stop(std::chrono::milliseconds drain) {
   if (stopped_) return;
   stopped_ = true;
   if (started_) spdlog::info("node {}: shutting down", config_.node_name);
+  if (membership_) membership_->stop();  // first: the leave goes out while the backbone is up
   if (admin_) admin_->stop();
+  membership_.reset();
   // Shards drain in parallel: each gets the same deadline.
   std::vector<std::thread> stoppers;
   for (auto& s : shards_) stoppers.emplace_back([&s, drain] { s->shutdown(drain); });
@@ -132,6 +137,27 @@ void Node::stop(std::chrono::milliseconds drain) {
   shards_.clear();
   auth_.reset();  // joins workers; their store connections close cleanly
   if (started_) spdlog::info("node {}: stopped", config_.node_name);
+}
+
+void Node::start_membership() {
+  const auto& l = config_.listen;
+  const auto addr = [](const std::string& host, std::uint16_t port) {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  };
+  cluster::MembershipOptions o;
+  o.node = config_.node_name;
+  o.roles = config_.roles;
+  o.tcp_address = addr(l.host, tcp_port_);
+  o.ws_address = addr(l.host, ws_port_);
+  o.admin_address = addr(l.admin_host.empty() ? l.host : l.admin_host, admin_port_);
+  o.heartbeat = std::chrono::milliseconds(config_.membership.heartbeat_ms);
+  o.timeout = std::chrono::milliseconds(config_.membership.timeout_ms);
+  load_ = std::make_unique<NodeLoadSampler>(metrics_, static_cast<std::uint32_t>(shards_.size()));
+  membership_ = std::make_unique<cluster::Membership>(*backbone_, registry_, clock_, std::move(o),
+                                                      [this] { return load_->sample(); });
+  if (auto st = membership_->start(); !st) {
+    throw std::runtime_error("membership: cannot subscribe on the backbone: " + st.error().message());
+  }
 }
 
 template <class T>

@@ -25,9 +25,14 @@
 #include "node/node_metrics.hpp"
 #include "node/shard.hpp"
 
+namespace sb::cluster {
+class Membership;
+}
+
 namespace sb::node {
 
 class AdminServer;
+class NodeLoadSampler;
 
 class Node {
  public:
@@ -50,6 +55,8 @@ class Node {
   const config::Config& config() const noexcept { return config_; }
   metrics::Registry& registry() noexcept { return registry_; }
   backbone::Backbone& backbone() noexcept { return *backbone_; }
+  /// The live view of the cluster (GET /v1/nodes); null before start() and after stop().
+  const cluster::Membership* membership() const noexcept { return membership_.get(); }
 
   struct BanResult {
     Errc code = Errc::ok;
@@ -69,6 +76,8 @@ class Node {
   std::string render_metrics();
 
  private:
+  /// Announces this node on the backbone and keeps the view (after the ports are bound).
+  void start_membership();
   /// Runs `job` on an auth worker with a store and waits for it (admin paths only).
   template <class T>
   std::optional<T> run_store_job(std::function<T(store::Store&)> job);
@@ -83,6 +92,8 @@ class Node {
   std::unique_ptr<auth::AuthService> auth_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<NodeLoadSampler> load_;
+  std::unique_ptr<cluster::Membership> membership_;  // started last, stopped first (its leave)
   std::uint16_t tcp_port_ = 0;
   std::uint16_t ws_port_ = 0;
   std::uint16_t admin_port_ = 0;
