@@ -62,10 +62,13 @@ PgServer::PgServer() {
     throw std::runtime_error("pg server: no PostgreSQL 15 binaries in " + bin_.string() +
                              " (install the postgresql package: scripts/setup.sh)");
   }
-  std::string pattern = (fs::temp_directory_path() / "sb-pg-XXXXXX").string();
+  // As root the server user must reach the directory: /tmp is world-traversable, a TMPDIR
+  // under /root may not be.
+  const bool root = ::geteuid() == 0;
+  std::string pattern = ((root ? fs::path("/tmp") : fs::temp_directory_path()) / "sb-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("pg server: mkdtemp failed");
   dir_ = pattern;
-  if (::geteuid() == 0) {
+  if (root) {
     const passwd* user = ::getpwnam("postgres");
     if (user == nullptr) user = ::getpwnam("nobody");
     if (user == nullptr) throw std::runtime_error("pg server: running as root and no postgres user");

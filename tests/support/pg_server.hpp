@@ -1,7 +1,7 @@
 #pragma once
 // PgServer: a throw-away PostgreSQL 15 server for tests (*_pgtest.cpp) and local tools.
 //
-// How: initdb into a fresh directory under the system temp dir (trust authentication; fsync off,
+// How: initdb into a fresh directory under the system temp dir (/tmp as root) (trust authentication; fsync off,
 // which survives a server crash but not a machine crash: test data only; synchronous_commit stays
 // on, so an immediate stop loses no acknowledged commit), then runs the `postgres` binary of /usr/lib/postgresql/15/bin (override with
 // SB_PG_BIN) as a child process listening on 127.0.0.1 on a free port, with its Unix socket in
