@@ -2,6 +2,9 @@
 // (tests/support/pg_server.hpp): an account registered through one node logs in through
 // another sharing the database (each node with its own in-process backbone), and logins answer
 // UNAVAILABLE while the database is down and succeed again after, without restarting the node.
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <future>
 #include <memory>
 #include <string>
@@ -122,6 +125,98 @@ TEST_F(PgNodeTest, LoginsAnswerUnavailableWhileTheDatabaseIsDownAndSucceedAfter)
     }
     ASSERT_TRUE(ok) << "player" << i << ": " << clients[i]->last_error_message();
   }
+}
+
+// What one client of the login load saw.
+struct LoadCounts {
+  int answered = 0;     // BAD_CREDENTIALS: the store was read and written
+  int unavailable = 0;  // UNAVAILABLE: the store could not be reached
+  int other = 0;        // anything else (a timeout, a crash, a wrong code)
+  std::string last_other;
+  bool done = false;
+};
+
+// Logs in with a wrong password again and again until *stop: each attempt reads the account and
+// counts a bad password, so it needs the database.
+asio::awaitable<void> wrong_password_loop(client::Client* c, std::string name, const bool* stop,
+                                          LoadCounts* counts) {
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  while (!*stop) {
+    auto r = co_await c->login(name, "wrong-password");
+    const Errc code = r ? Errc::ok : to_errc(r.error());
+    if (code == Errc::bad_credentials) {
+      ++counts->answered;
+    } else if (code == Errc::unavailable) {
+      ++counts->unavailable;
+    } else {
+      ++counts->other;
+      counts->last_other = r ? std::string("logged in") : r.error().message();
+    }
+    pause.expires_after(5ms);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+  counts->done = true;
+}
+
+TEST_F(PgNodeTest, ALoginLoadRidesThroughADatabaseRestart) {
+  constexpr int kClients = 8;
+  PgServer server;  // its own server: this test restarts it
+  use_database(server);
+  config_.auth.workers = 2;
+  config_.postgres.pool_size = 2;
+  start();
+  ASSERT_TRUE(node_->set_cluster_config("max_login_errors", "1000000000"));
+  for (int i = 0; i < kClients; ++i) {
+    auto& c = registered("load" + std::to_string(i));
+    ASSERT_TRUE(run(c.logout()));
+  }
+  bool stop = false;
+  std::vector<LoadCounts> counts(kClients);
+  std::vector<client::Client*> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(&make_client());
+    ASSERT_TRUE(run(clients.back()->connect()));
+    asio::co_spawn(io_, wrong_password_loop(clients.back(), "load" + std::to_string(i), &stop, &counts[i]),
+                   asio::detached);
+  }
+  auto total = [&](int LoadCounts::*field) {
+    int n = 0;
+    for (const auto& c : counts) n += c.*field;
+    return n;
+  };
+  ASSERT_TRUE(pump_until([&] { return total(&LoadCounts::answered) >= 4 * kClients; }, 20s));
+
+  server.stop_immediate();
+  const int unavailable_before = total(&LoadCounts::unavailable);
+  ASSERT_TRUE(pump_until([&] { return total(&LoadCounts::unavailable) >= unavailable_before + 2 * kClients; }, 20s))
+      << "logins while the database is down must answer UNAVAILABLE";
+
+  server.start();
+  std::vector<int> answered_before;
+  for (const auto& c : counts) answered_before.push_back(c.answered);
+  EXPECT_TRUE(pump_until(
+      [&] {
+        for (int i = 0; i < kClients; ++i) {
+          if (counts[i].answered == answered_before[i]) return false;
+        }
+        return true;
+      },
+      30s))
+      << "every client's logins reach the database again, on the same node and connections";
+
+  stop = true;
+  EXPECT_TRUE(pump_until([&] {
+    for (const auto& c : counts) {
+      if (!c.done) return false;
+    }
+    return true;
+  }, 20s));
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_EQ(counts[i].other, 0) << "client " << i << ": " << counts[i].last_other;
+  }
+  // The account still logs in with its password, and its bad-password count survived.
+  auto ok = run(clients[0]->login("load0", "password-1"));
+  EXPECT_TRUE(ok) << clients[0]->last_error_message();
 }
 
 }  // namespace
