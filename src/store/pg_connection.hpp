@@ -19,6 +19,9 @@
 // statement timeout, connection failures, server shutting down, too many connections →
 // unavailable; anything else → internal (logged at warn with the server's message).
 //
+// Limit: libpq resolves a host name synchronously inside PQconnectStartParams, outside the
+// connect deadline; give `hostaddr=` (or an IP address) where DNS may hang.
+//
 // PgPool owns up to `size` PgConnections, opened lazily, and lends one per call; it also applies
 // the schema migrations once (pg_migrations.hpp) under pg_advisory_xact_lock.
 //

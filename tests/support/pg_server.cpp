@@ -55,7 +55,7 @@ bool wait_exit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
 
 }  // namespace
 
-PgServer::PgServer() {
+PgServer::PgServer(bool durable) : durable_(durable) {
   const char* bin = std::getenv("SB_PG_BIN");
   bin_ = bin != nullptr ? bin : "/usr/lib/postgresql/15/bin";
   if (!fs::exists(bin_ / "postgres") || !fs::exists(bin_ / "initdb")) {
@@ -140,10 +140,17 @@ void PgServer::run_tool(const std::vector<std::string>& argv) {
 
 void PgServer::start() {
   if (pid_ > 0) return;
-  pid_ = spawn({(bin_ / "postgres").string(), "-D", (dir_ / "data").string(), "-p",
-                std::to_string(port_), "-k", dir_.string(), "-c", "listen_addresses=127.0.0.1",
-                "-c", "fsync=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200", "-c", "shared_buffers=32MB"});
+  std::vector<std::string> argv{(bin_ / "postgres").string(), "-D", (dir_ / "data").string(),
+                                "-p", std::to_string(port_), "-k", dir_.string(),
+                                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                                "-c", "shared_buffers=32MB"};
+  if (!durable_) {
+    for (const char* setting : {"fsync=off", "full_page_writes=off"}) {
+      argv.push_back("-c");
+      argv.push_back(setting);
+    }
+  }
+  pid_ = spawn(argv);
   const std::string info = conninfo() + " connect_timeout=2";
   const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
   while (PQping(info.c_str()) != PQPING_OK) {

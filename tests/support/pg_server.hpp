@@ -28,7 +28,8 @@ namespace sb::test {
 class PgServer {
  public:
   /// Creates the cluster and starts the server. Throws std::runtime_error on failure.
-  PgServer();
+  /// `durable` keeps fsync and full_page_writes on (benchmarks); tests leave them off.
+  explicit PgServer(bool durable = false);
   /// Stops the server and removes its directory.
   ~PgServer();
   PgServer(const PgServer&) = delete;
@@ -72,6 +73,7 @@ class PgServer {
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
   int databases_ = 0;
+  bool durable_ = false;
   uid_t uid_ = 0;  // the uid/gid to run as; 0 = do not switch
   gid_t gid_ = 0;
 };
