@@ -129,7 +129,11 @@ Status PgConnection::connect(std::string& why) {
     ok = set.has_value();
   }
   if (!ok) {
-    if (why.empty()) why = conn_ != nullptr ? first_line(PQerrorMessage(conn_)) : "out of memory";
+    if (why.empty()) {
+      why = conn_ != nullptr          ? first_line(PQerrorMessage(conn_))
+            : !last_error_.empty()    ? last_error_
+                                      : "connection lost during set-up";
+    }
     drop();
     backoff_ = std::min(backoff_ == milliseconds{0} ? kFirstBackoff : 2 * backoff_, kMaxBackoff);
     next_connect_ = Clock::now() + backoff_;
