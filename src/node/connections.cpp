@@ -129,6 +129,7 @@ void Connections::on_frame_too_large(net::Connection& io) {
 void Connections::on_payload(net::Connection& io, std::string_view payload) {
   Conn* c = find(io.id());
   if (!c) return;
+  c->in_batch = true;  // until on_batch_end: see end_request()
   c->last_rx = env_.svc.clock.now();
   env_.svc.metrics.frames_in.inc();
   env_.svc.metrics.bytes_in.inc(payload.size());

@@ -48,7 +48,7 @@ class Connections final : public net::ConnectionEvents {
   // net::ConnectionEvents
   void on_open(net::Connection& c) override;
   void on_payload(net::Connection& c, std::string_view payload) override;
-  void on_batch_end(net::Connection& c);
+  void on_batch_end(net::Connection& c) override;
   void on_frame_too_large(net::Connection& c) override;
   void on_close(net::Connection& c, net::EndReason why) override;
 
