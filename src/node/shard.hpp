@@ -58,6 +58,8 @@ class Shard final {
   void shutdown(std::chrono::milliseconds drain);
 
   asio::io_context& io() noexcept { return io_; }
+  /// Posts to this shard's thread (for completions of calls made on behalf of the node).
+  const ExecutorPtr& executor() const noexcept { return env_.executor; }
   ShardIndex index() const noexcept { return index_; }
   /// Inbox subject of a shard of a node.
   static std::string inbox_subject(const std::string& node, ShardIndex shard) {
