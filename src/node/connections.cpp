@@ -15,17 +15,23 @@ using session::State;
 RequestScope& RequestScope::operator=(RequestScope&& o) noexcept {
   if (this != &o) {
     drop();
-    conns_ = o.conns_;
+    conns_ = std::move(o.conns_);
     conn_ = o.conn_;
     rid_ = o.rid_;
-    o.conns_ = nullptr;
   }
   return *this;
 }
 
+Connections* RequestScope::take() noexcept {
+  if (!conns_) return nullptr;
+  Connections* conns = *conns_;
+  conns_.reset();
+  return conns;
+}
+
 void RequestScope::reply(proto::ServerFrame f) {
-  if (!conns_) return;
-  Connections* conns = std::exchange(conns_, nullptr);
+  Connections* conns = take();
+  if (!conns) return;
   conns->end_request(conn_);
   if (Conn* c = conns->find(conn_)) {
     f.set_request_id(rid_);
@@ -40,19 +46,22 @@ void RequestScope::ok() {
 }
 
 void RequestScope::fail(Errc code, std::string message, std::uint32_t retry_after_ms) {
-  if (!conns_) return;
-  Connections* conns = std::exchange(conns_, nullptr);
+  Connections* conns = take();
+  if (!conns) return;
   conns->end_request(conn_);
   if (Conn* c = conns->find(conn_)) conns->send_error(*c, rid_, code, std::move(message), retry_after_ms);
 }
 
 void RequestScope::drop() noexcept {
-  if (!conns_) return;
+  if (!open()) {
+    conns_.reset();
+    return;
+  }
   // Dropped without an answer: a path that forgot to answer, or one whose connection is gone.
   try {
     fail(Errc::internal, "request dropped");
   } catch (...) {
-    conns_ = nullptr;  // out of memory while encoding: the request still ends
+    conns_.reset();  // out of memory while encoding: the request still ends
   }
 }
 
@@ -213,7 +222,7 @@ void Connections::dispatch(Conn& c, proto::ClientFrame& f) {
   }
   if (*req == Request::game) return env_.parts.rooms->on_game(c, rid, *f.mutable_game());
   // Everything else holds the connection's one request in flight until its scope ends.
-  RequestScope scope(*this, c.io->id(), rid);
+  RequestScope scope(self_, c.io->id(), rid);
   SessionService& sessions = *env_.parts.sessions;
   RoomRequests& rooms = *env_.parts.rooms;
   switch (*req) {

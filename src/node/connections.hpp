@@ -44,6 +44,13 @@ struct Conn {
 class Connections final : public net::ConnectionEvents {
  public:
   explicit Connections(ShardEnv& env);
+  ~Connections() { retire(); }
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+
+  /// The shard's loop has stopped for good: request scopes still held by dropped callbacks end
+  /// without touching connections (their transports are gone). Called by the Shard.
+  void retire() noexcept { *self_ = nullptr; }
 
   // net::ConnectionEvents
   void on_open(net::Connection& c) override;
@@ -82,6 +89,7 @@ class Connections final : public net::ConnectionEvents {
   const config::Config& cfg_;
   std::unordered_map<net::ConnId, Conn> conns_;
   Gate gate_;  // one entry per open connection
+  std::shared_ptr<Connections*> self_ = std::make_shared<Connections*>(this);  // RequestScope's handle
 };
 
 }  // namespace sb::node

@@ -27,16 +27,18 @@ class Connections;
 class RequestScope {
  public:
   RequestScope() = default;
-  RequestScope(Connections& conns, net::ConnId conn, std::uint32_t request_id) noexcept
-      : conns_(&conns), conn_(conn), rid_(request_id) {}
-  RequestScope(RequestScope&& o) noexcept : conns_(o.conns_), conn_(o.conn_), rid_(o.rid_) { o.conns_ = nullptr; }
+  /// `conns` is Connections' handle: it reads nullptr once the shard has stopped, and a scope
+  /// destroyed after that (a callback dropped at shutdown) ends without touching anything.
+  RequestScope(std::shared_ptr<Connections* const> conns, net::ConnId conn, std::uint32_t request_id) noexcept
+      : conns_(std::move(conns)), conn_(conn), rid_(request_id) {}
+  RequestScope(RequestScope&& o) noexcept : conns_(std::move(o.conns_)), conn_(o.conn_), rid_(o.rid_) {}
   RequestScope& operator=(RequestScope&& o) noexcept;
   RequestScope(const RequestScope&) = delete;
   RequestScope& operator=(const RequestScope&) = delete;
   ~RequestScope() { drop(); }
 
   /// True until answered or ended.
-  bool open() const noexcept { return conns_ != nullptr; }
+  bool open() const noexcept { return conns_ != nullptr && *conns_ != nullptr; }
   net::ConnId conn() const noexcept { return conn_; }
   std::uint32_t request_id() const noexcept { return rid_; }
 
@@ -49,7 +51,9 @@ class RequestScope {
 
  private:
   void drop() noexcept;
-  Connections* conns_ = nullptr;
+  /// Takes the Connections out of the scope (ending it); nullptr if already ended or retired.
+  Connections* take() noexcept;
+  std::shared_ptr<Connections* const> conns_;
   net::ConnId conn_;
   std::uint32_t rid_ = 0;
 };

@@ -289,7 +289,7 @@ void SessionService::finish_claim(const Claim& cl, const pi::SessionState& state
     cl.scope->reply(std::move(out));
   }
   if (old_room.valid()) {
-    // Seed 001 case 3: back into the room, replaying what the client missed.
+    // Seed 001 case 4: back into the room, replaying what the client missed.
     sessions_.at(sid).room = old_room;
     env_.parts.members->attach(sid, old_room, state.room_changed() ? 0 : cl.last_seq);
   } else {

@@ -4,12 +4,13 @@
 // A session belongs to a player, not to a connection: it survives its connection for the grace
 // period (seed 001 case 3) and can be taken over by a later login. Which shard holds a player's
 // session is recorded in the backbone KV ("sess.<player>" → SessionRecord), written only by
-// create-if-absent or by the current holder, so two logins can never both win. The four cases of
-// seed 001 are all in claim():
-//   1. no record: a new session (create-if-absent; a lost race looks again);
-//   2. the record's holder has the player online: TOOK_OVER (take_over() on the holder);
-//   3. the holder keeps it detached: REATTACHED, back into its room with a replay;
-//   4. the record is stale (holder gone, NOT_HERE): cleared if unchanged, and claimed again.
+// create-if-absent or by the current holder, so two logins can never both win. The cases of
+// seed 001 (docs/protocol.md §7.2) all start in claim():
+//   1. no record (offline): a new session, by create-if-absent (a lost race looks again);
+//   2. the holder has the player online: TOOK_OVER (take_over() on the holder);
+//   3. the holder keeps it detached, within grace: REATTACHED;
+//   4. in a room after either: back into it, replaying the events after the client's last_seq.
+// A stale record (holder gone: NOT_HERE, or unreadable) is cleared if unchanged and claimed again.
 // take_over() is the holder's side, whether asked by a login on this shard or through the inbox.
 // Login and registration go to the AuthService pool and come back as posted callbacks; the
 // in-flight request travels with them as a RequestScope.

@@ -50,6 +50,9 @@ Shard::Shard(ShardIndex index, NodeServices services)
 
 Shard::~Shard() {
   if (thread_.joinable()) shutdown(std::chrono::milliseconds(0));
+  // Callbacks still queued or held (the io_context, the backbone) are destroyed after the parts;
+  // the request scopes they carry must then end without touching them.
+  conns_.retire();
 }
 
 void Shard::listen(const asio::ip::tcp::endpoint& tcp_ep, const asio::ip::tcp::endpoint& ws_ep) {
@@ -100,6 +103,7 @@ void Shard::shutdown(std::chrono::milliseconds drain) {
     io_.stop();
   });
   thread_.join();
+  conns_.retire();
 }
 
 asio::awaitable<void> Shard::accept_loop(asio::ip::tcp::acceptor& acc, net::TransportKind kind) {
