@@ -64,7 +64,7 @@ std::uint16_t Shard::tcp_port() const { return tcp_acceptor_->local_endpoint().p
 std::uint16_t Shard::ws_port() const { return ws_acceptor_->local_endpoint().port(); }
 
 void Shard::start() {
-  auto inbox = env_.svc.backbone.subscribe(inbox_subject(cfg_.node_name, index_), "", env_.executor,
+  auto inbox = env_.svc.backbone.subscribe(Router::inbox_subject(cfg_.node_name, index_), "", env_.executor,
                                            [this](backbone::Message m) { on_inbox(std::move(m)); });
   SB_CHECK(inbox.has_value());
   subs_.push_back(*inbox);

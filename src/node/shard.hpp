@@ -61,10 +61,6 @@ class Shard final {
   /// Posts to this shard's thread (for completions of calls made on behalf of the node).
   const ExecutorPtr& executor() const noexcept { return env_.executor; }
   ShardIndex index() const noexcept { return index_; }
-  /// Inbox subject of a shard of a node.
-  static std::string inbox_subject(const std::string& node, ShardIndex shard) {
-    return Router::inbox_subject(node, shard);
-  }
 
  private:
   /// Serves a room request on this shard: placement (lobby, create, auto-join) or a hosted room.
