@@ -1,5 +1,6 @@
 #include "net/connection.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -175,34 +176,64 @@ std::string remote_of(const Tcp::socket& s) {
   return ec ? std::string("?") : ep.address().to_string();
 }
 
+/// Hands every complete frame at the front of `in` to the events (one batch), then drops them
+/// from `in`. False when reading must stop (an oversized header, or the connection aborted).
+bool deliver_frames(std::string& in, Connection& c, ConnectionLimits limits, ConnectionEvents& events) {
+  std::size_t at = 0;
+  bool ok = true;
+  bool delivered = false;
+  while (in.size() - at >= wire::kHeaderBytes) {
+    const std::uint32_t len = wire::read_length(reinterpret_cast<const unsigned char*>(in.data() + at));
+    if (len > limits.max_frame) {
+      events.on_frame_too_large(c);
+      if (!c.closing()) c.abort(EndReason::frame_too_large);
+      ok = false;
+      break;
+    }
+    if (in.size() - at - wire::kHeaderBytes < len) break;  // the rest of this frame is still on its way
+    if (!c.closing()) {  // while closing, input is drained unread
+      events.on_payload(c, std::string_view(in.data() + at + wire::kHeaderBytes, len));
+      delivered = true;
+    }
+    at += wire::kHeaderBytes + len;
+    if (c.aborted()) {
+      ok = false;
+      break;
+    }
+  }
+  if (delivered && !c.aborted()) events.on_batch_end(c);
+  in.erase(0, at);
+  if (in.empty() && in.capacity() > 4096) std::string().swap(in);  // do not keep large buffers idle
+  return ok;
+}
+
+// The reader waits for the socket to be readable (no buffer is held while idle), then takes
+// everything the kernel has in one non-blocking read, and hands over every complete frame of it
+// as one batch (ConnectionEvents::on_batch_end): frames a client sent together arrive together.
 asio::awaitable<void> tcp_reader(Tcp::socket& socket, Connection& c, ConnectionLimits limits,
                                  ConnectionEvents& events) {
-  unsigned char header[wire::kHeaderBytes];
-  std::string body;
+  constexpr std::size_t kMaxRead = 64 * 1024;  // per wake-up; the rest is read on the next turn
+  std::string in;
   bool peer_gone = false;
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
   for (;;) {
-    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), use_tuple);
+    auto [wec] = co_await socket.async_wait(Tcp::socket::wait_read, use_tuple);
+    if (wec || c.aborted()) {
+      peer_gone = static_cast<bool>(wec);
+      break;
+    }
+    const std::size_t avail = socket.available(ec);
+    const std::size_t old = in.size();
+    in.resize(old + std::clamp<std::size_t>(ec ? 0 : avail, 1, kMaxRead));
+    const std::size_t n = socket.read_some(asio::buffer(in.data() + old, in.size() - old), ec);
+    in.resize(old + n);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;  // spurious wake-up
     if (ec || c.aborted()) {
       peer_gone = static_cast<bool>(ec);
       break;
     }
-    const std::uint32_t len = wire::read_length(header);
-    if (len > limits.max_frame) {
-      events.on_frame_too_large(c);
-      if (!c.closing()) c.abort(EndReason::frame_too_large);
-      break;
-    }
-    body.resize(len);
-    if (len > 0) {
-      auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(body.data(), len), use_tuple);
-      if (ec2 || c.aborted()) {
-        peer_gone = static_cast<bool>(ec2);
-        break;
-      }
-    }
-    if (c.closing()) continue;  // drain input while flushing the goodbye
-    events.on_payload(c, body);
-    if (body.capacity() > 4096) std::string().swap(body);  // do not keep large buffers idle
+    if (!deliver_frames(in, c, limits, events)) break;
   }
   // While closing, the writer flushes the goodbye and then ends the connection itself, unless the
   // peer has already gone (EOF/reset): then there is nobody to flush to.
@@ -272,6 +303,7 @@ asio::awaitable<void> ws_reader(WsStream& ws, Connection& c, ConnectionEvents& e
     if (!c.closing()) {
       auto data = buffer.cdata();
       events.on_payload(c, std::string_view(static_cast<const char*>(data.data()), data.size()));
+      if (!c.aborted()) events.on_batch_end(c);  // WebSocket messages arrive one at a time
     }
     buffer.consume(buffer.size());
     if (buffer.capacity() > 4096) buffer.shrink_to_fit();

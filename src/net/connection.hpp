@@ -96,6 +96,9 @@ class ConnectionEvents {
   virtual void on_open(Connection& c) = 0;
   /// One complete payload (not yet parsed).
   virtual void on_payload(Connection& c, std::string_view payload) = 0;
+  /// The payloads handed over since the last call were received together (one TCP read, or one
+  /// WebSocket message) and are all delivered. Not called after the connection aborted.
+  virtual void on_batch_end(Connection&) {}
   /// A TCP frame header declared more than max_frame bytes; the body is not read. The handler
   /// should explain and close_after_flush(); reading stops either way.
   virtual void on_frame_too_large(Connection& c) = 0;

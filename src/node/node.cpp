@@ -198,16 +198,31 @@ Node::BanResult Node::ban(const std::string& username, const std::string& reason
   });
   if (!result) return {Errc::unavailable, "store busy", 0, 0};
   if (result->code != Errc::ok) return *result;
-  // Apply to the live session, wherever it is.
-  if (auto e = backbone_->kv_get("sess." + std::to_string(result->player_id))) {
-    pi::SessionRecord rec;
-    if (rec.ParseFromString(e->value)) {
-      pi::ShardMessage m;
-      m.mutable_kick()->set_player_id(result->player_id);
-      m.mutable_kick()->set_close_reason(proto::CLOSE_BANNED);
-      m.mutable_kick()->set_message("banned: " + reason);
-      (void)backbone_->publish(Shard::inbox_subject(rec.route().node(), rec.route().shard()), m.SerializeAsString());
-    }
+  // Apply to the live session, wherever it is: its record names the holder, which gets the kick.
+  // The record is read asynchronously (its answer lands on shard 0), so the admin thread never
+  // waits for a key-value round trip; the kick follows the ban's answer by that round trip.
+  if (!shards_.empty()) {
+    backbone_->kv_get(SessionService::record_key(PlayerId{result->player_id}), shards_.front()->executor(),
+                      [bb = backbone_.get(), m = &metrics_, player = result->player_id, reason](
+                          Result<backbone::KvEntry> e) {
+                        if (!e) {
+                          if (to_errc(e.error()) == Errc::not_found) return;  // not online
+                          m->kv_failures.inc();
+                          spdlog::warn("ban of player {}: session record unreadable ({}); not kicked", player,
+                                       e.error().message());
+                          return;
+                        }
+                        pi::SessionRecord rec;
+                        if (!rec.ParseFromString(e->value)) return;
+                        pi::ShardMessage msg;
+                        msg.mutable_kick()->set_player_id(player);
+                        msg.mutable_kick()->set_close_reason(proto::CLOSE_BANNED);
+                        msg.mutable_kick()->set_message("banned: " + reason);
+                        if (!bb->publish(Router::inbox_subject(rec.route().node(), rec.route().shard()),
+                                         msg.SerializeAsString())) {
+                          m->publish_failures.inc();
+                        }
+                      });
   }
   return *result;
 }

@@ -23,7 +23,11 @@ NodeMetrics::NodeMetrics(metrics::Registry& r)
       game_messages_limited(r.counter("sb_game_messages_limited_total", "Game messages refused by session.game_rate")),
       rooms_created(r.counter("sb_rooms_created_total", "Rooms opened (lobbies and games)")),
       rooms_ended(r.counter("sb_rooms_ended_total", "Game rooms that ended with results")),
-      room_ticks(r.counter("sb_room_ticks_total", "Game ticks run by hosted rooms")) {
+      room_ticks(r.counter("sb_room_ticks_total", "Game ticks run by hosted rooms")),
+      publish_failures(r.counter("sb_backbone_publish_failures_total",
+                                 "Backbone publishes that failed (room events, replies, fire-and-forget requests)")),
+      kv_failures(r.counter("sb_kv_failures_total",
+                            "Backbone key-value calls that failed where the shard carried on without the result")) {
   using session::State;
   for (State s : {State::awaiting_hello, State::visitor, State::authenticated, State::in_lobby,
                   State::in_room, State::closed}) {

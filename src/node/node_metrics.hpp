@@ -46,6 +46,8 @@ struct NodeMetrics {
   metrics::Counter& rooms_created;
   metrics::Counter& rooms_ended;
   metrics::Counter& room_ticks;
+  metrics::Counter& publish_failures;
+  metrics::Counter& kv_failures;
 };
 
 }  // namespace sb::node

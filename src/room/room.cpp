@@ -31,7 +31,7 @@ Room::Room(RoomSpec spec, std::unique_ptr<RoomHandler> handler, const Clock& clo
   members_.reserve(std::min<std::uint32_t>(spec_.capacity, 16));
   {
     Depth d(depth_);
-    handler_->on_create(*this);
+    handler_->on_create(ctx_);
   }
   settle();
 }
@@ -62,7 +62,7 @@ Status Room::join(PlayerId player, std::string name, bool spectator, Refusal* re
     std::optional<Refusal> no;
     {
       Depth d(depth_);
-      no = handler_->on_join_request(*this, m);
+      no = handler_->on_join_request(ctx_, m);
     }
     if (no) {
       const Errc code = no->code == Errc::ok ? Errc::refused : no->code;
@@ -78,7 +78,7 @@ Status Room::join(PlayerId player, std::string name, bool spectator, Refusal* re
   broadcast(std::move(ev));
   {
     Depth d(depth_);
-    handler_->on_join(*this, m);
+    handler_->on_join(ctx_, m);
   }
   settle();
   return {};
@@ -95,7 +95,7 @@ void Room::remove(PlayerId player, LeaveReason reason, bool tell_handler) {
   broadcast(std::move(ev));
   if (tell_handler) {
     Depth d(depth_);
-    handler_->on_leave(*this, m, reason);
+    handler_->on_leave(ctx_, m, reason);
   }
 }
 
@@ -117,7 +117,7 @@ void Room::set_connected(PlayerId player, bool connected) {
     }
     {
       Depth d(depth_);
-      handler_->on_presence(*this, copy, connected);
+      handler_->on_presence(ctx_, copy, connected);
     }
     settle();
     return;
@@ -130,7 +130,7 @@ void Room::switch_connection(PlayerId player) {
   const Member copy = *m;
   {
     Depth d(depth_);
-    handler_->on_switch(*this, copy);
+    handler_->on_switch(ctx_, copy);
   }
   settle();
 }
@@ -142,7 +142,7 @@ Status Room::chat(PlayerId player, std::string_view text, std::uint64_t tag) {
   Status st;
   {
     Depth d(depth_);
-    st = handler_->on_chat(*this, copy, text, tag);
+    st = handler_->on_chat(ctx_, copy, text, tag);
   }
   settle();
   return st;
@@ -156,7 +156,7 @@ Status Room::message(PlayerId player, std::string_view data) {
   Status st;
   {
     Depth d(depth_);
-    st = handler_->on_message(*this, copy, data);
+    st = handler_->on_message(ctx_, copy, data);
   }
   settle();
   return st;
@@ -195,7 +195,7 @@ void Room::advance(TimePoint now) {
       const std::uint64_t tag = t->tag;
       timers_.erase(t);
       Depth d(depth_);
-      handler_->on_timer(*this, tag);
+      handler_->on_timer(ctx_, tag);
     } else {
       const auto period = std::chrono::nanoseconds(1'000'000'000 / tick_hz_);
       next_tick_ += period;
@@ -203,7 +203,7 @@ void Room::advance(TimePoint now) {
       if (now >= next_tick_ + 2 * period) next_tick_ = now + period;
       ++ticks_;
       Depth d(depth_);
-      handler_->on_tick(*this);
+      handler_->on_tick(ctx_);
     }
     settle();
   }
@@ -332,7 +332,7 @@ wire::FramePtr Room::snapshot(PlayerId viewer, bool truncated) const {
     fill_member(*j->add_members(), m);
     if (m.player == viewer) j->set_spectator(m.spectator);
   }
-  j->set_game_state(handler_->view(*this, viewer));
+  j->set_game_state(game_view(viewer));
   return wire::encode(frame);
 }
 
@@ -466,7 +466,9 @@ Result<std::unique_ptr<Room>> Room::load(std::string_view saved, std::unique_ptr
 Room::Room(RoomSpec spec, std::unique_ptr<RoomHandler> handler, const Clock& clock, Restoring)
     : spec_(std::move(spec)), handler_(std::move(handler)), clock_(clock) {}
 
-Status RoomHandler::on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) {
+std::string Room::game_view(PlayerId viewer) const { return handler_->view(ctx_, viewer); }
+
+Status RoomHandler::on_chat(RoomContext& room, const Member& m, std::string_view text, std::uint64_t tag) {
   proto::RoomEvent ev;
   auto* c = ev.mutable_chat();
   c->set_from_player_id(m.player.value);
@@ -477,12 +479,12 @@ Status RoomHandler::on_chat(Room& room, const Member& m, std::string_view text, 
   return {};
 }
 
-Status LobbyHandler::on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) {
+Status LobbyHandler::on_chat(RoomContext& room, const Member& m, std::string_view text, std::uint64_t tag) {
   if (text.empty() || text.size() > max_chat_bytes_) return fail(Errc::invalid_argument);
   return RoomHandler::on_chat(room, m, text, tag);
 }
 
-Status RelayHandler::on_message(Room& room, const Member& m, std::string_view data) {
+Status RelayHandler::on_message(RoomContext& room, const Member& m, std::string_view data) {
   proto::RoomEvent ev;
   auto* r = ev.mutable_relay();
   r->set_from_player_id(m.player.value);

@@ -12,9 +12,9 @@
 // catch_up() answers a returning client with the events after the last one it saw, or a
 // snapshot (members plus the handler's view of the game) when that is older than the log.
 //
-// The room is also the handler's context: handlers broadcast, send to one member, kick, lock,
-// arm timers, set a tick rate and end the room through it. Kicks and the end are applied after
-// the handler callback returns (never re-entrantly). The shell drives time: it calls advance(now)
+// Handlers see the room only through a RoomContext (what a game may do: broadcast, send to one
+// member, kick, lock, arm timers, set a tick rate, end; and read members, spec and time). Kicks
+// and the end are applied after the handler callback returns (never re-entrantly). The shell drives time: it calls advance(now)
 // at next_deadline(); the room fires due timers and ticks in deadline order.
 //
 // save()/load() capture the whole room — spec, members, sequence, log, lock, timers, tick phase
@@ -60,41 +60,44 @@ struct Refusal {
 using Params = std::map<std::string, std::string>;
 
 class Room;
+class RoomContext;
 
 /// Game logic behind a room type. Called by the room on its owning shard, synchronously; no I/O.
-/// A handler acts only through the Room passed in. Default implementations do nothing.
+/// A handler sees its room only through the RoomContext passed in — what a game may read and do
+/// (below), never the Room itself, whose other methods serve the shard and the tests. Default
+/// implementations do nothing.
 class RoomHandler {
  public:
   virtual ~RoomHandler() = default;
   /// The room has been created (not called after load()). Set the tick rate and timers here.
-  virtual void on_create(Room&) {}
+  virtual void on_create(RoomContext&) {}
   /// May `m` take a seat? Capacity, lock and duplicate checks are done by the room first.
   /// Spectators are not asked. Return a Refusal to say no.
-  virtual std::optional<Refusal> on_join_request(const Room&, const Member&) { return std::nullopt; }
+  virtual std::optional<Refusal> on_join_request(const RoomContext&, const Member&) { return std::nullopt; }
   /// `m` has joined (the room already emitted member_joined). Also for spectators.
-  virtual void on_join(Room&, const Member&) {}
+  virtual void on_join(RoomContext&, const Member&) {}
   /// `m` has left: left by itself, its session timed out, it was kicked, or the room ended.
   /// The room already emitted member_left. Not called for LeaveReason::ended.
-  virtual void on_leave(Room&, const Member&, LeaveReason) {}
+  virtual void on_leave(RoomContext&, const Member&, LeaveReason) {}
   /// `m`'s connection dropped (connected = false) or came back (true).
-  virtual void on_presence(Room&, const Member&, bool /*connected*/) {}
+  virtual void on_presence(RoomContext&, const Member&, bool /*connected*/) {}
   /// `m`'s session moved to a new connection without a drop (a take-over, TOOK_OVER): the room
   /// emitted nothing and `m` stays connected. Reset per-connection state here (e.g. input
   /// sequence numbers a new client process starts again).
-  virtual void on_switch(Room&, const Member&) {}
+  virtual void on_switch(RoomContext&, const Member&) {}
   /// A chat line (the edge has checked its length). By default it is broadcast to every member
   /// as a ChatMessage; a game without chat returns Errc::bad_state.
-  virtual Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag);
+  virtual Status on_chat(RoomContext& room, const Member& m, std::string_view text, std::uint64_t tag);
   /// A game message (client's GameMessage.data) from a player (never a spectator). An error
   /// is answered to the sender; game-level refusals are better sent with send_to().
-  virtual Status on_message(Room&, const Member&, std::string_view /*data*/) { return fail(Errc::bad_state); }
+  virtual Status on_message(RoomContext&, const Member&, std::string_view /*data*/) { return fail(Errc::bad_state); }
   /// Called at the room's tick rate (set_tick_hz) while it is non-zero.
-  virtual void on_tick(Room&) {}
+  virtual void on_tick(RoomContext&) {}
   /// A timer armed with set_timer() fired.
-  virtual void on_timer(Room&, std::uint64_t /*tag*/) {}
+  virtual void on_timer(RoomContext&, std::uint64_t /*tag*/) {}
   /// The game as `viewer` may see it (hiding what it must not see), for the RoomJoined snapshot
   /// a joining or returning client gets. Empty when the game has no state to show.
-  virtual std::string view(const Room&, PlayerId /*viewer*/) const { return {}; }
+  virtual std::string view(const RoomContext&, PlayerId /*viewer*/) const { return {}; }
   /// The handler's whole state, deterministic bytes (RNG state included).
   virtual std::string snapshot() const { return {}; }
   /// Replaces the state with one from snapshot(): Errc::invalid_argument if it does not parse.
@@ -132,6 +135,63 @@ struct Removal {
 };
 
 using TimerId = std::uint64_t;
+
+/// What a game may read and do with its room: the handler's whole view of it (a thin, non-virtual
+/// view of the Room that calls the handler). Acting: broadcast or send to one member, kick, lock,
+/// end with results, timers and the tick rate; kicks and the end are applied after the handler
+/// callback returns. Reading: the spec (type, zone, capacity, params, owner), members, counts,
+/// time and ticks. Valid only during the callback it is passed to; not thread-safe.
+class RoomContext {
+ public:
+  RoomContext(const RoomContext&) = delete;
+  RoomContext& operator=(const RoomContext&) = delete;
+
+  // ---- reading
+  const RoomSpec& spec() const noexcept;
+  RoomId id() const noexcept;
+  /// Members in join order (players and spectators).
+  const std::vector<Member>& members() const noexcept;
+  const Member* find(PlayerId p) const noexcept;
+  /// Players (spectators excluded).
+  std::uint32_t size() const noexcept;
+  std::uint32_t spectators() const noexcept;
+  bool full() const noexcept;
+  bool locked() const noexcept;
+  bool ended() const noexcept;
+  TimePoint now() const noexcept;
+  UnixMillis unix_ms() const noexcept;
+  std::uint32_t tick_hz() const noexcept;
+  std::uint64_t ticks() const noexcept;
+  /// The number of the room's last event.
+  std::uint64_t seq() const noexcept;
+
+  // ---- acting
+  /// Emits a numbered event to every member: fills room_id, seq and time.
+  void broadcast(proto::RoomEvent event);
+  /// Emits a numbered event to one member only (ignored if not a member).
+  void send_to(PlayerId player, proto::RoomEvent event);
+  /// Game payload shorthands (RoomEvent.game).
+  void broadcast_game(std::string data);
+  void send_game(PlayerId player, std::string data);
+  /// Removes a member after the current callback returns; it is told `message`.
+  void kick(PlayerId player, std::string message);
+  /// Locks (no new players; spectators may still join) or unlocks the room.
+  void set_locked(bool locked);
+  /// Ends the room after the current callback returns: broadcasts `ended` with `results`,
+  /// removes every member and refuses everything after.
+  void end(std::string results);
+  /// Calls on_tick `hz` times a second from now on (0 stops). At most 1000.
+  void set_tick_hz(std::uint32_t hz);
+  /// Arms a one-shot timer `delay` from now that calls on_timer(tag). Returns its id.
+  TimerId set_timer(std::chrono::milliseconds delay, std::uint64_t tag);
+  /// Cancels a timer (no-op if it already fired or never existed).
+  void cancel_timer(TimerId id);
+
+ private:
+  friend class Room;
+  explicit RoomContext(Room& room) noexcept : room_(room) {}
+  Room& room_;
+};
 
 class Room {
  public:
@@ -198,6 +258,8 @@ class Room {
   /// A RoomJoined snapshot frame for `viewer` (`truncated` sets replay_truncated).
   wire::FramePtr snapshot(PlayerId viewer, bool truncated = false) const;
   proto::Members members_proto() const;
+  /// The handler's view of the game for `viewer` (what a RoomJoined snapshot carries).
+  std::string game_view(PlayerId viewer) const;
   proto::RoomInfo info() const;
 
   /// Drains the events queued since the last call (the shell publishes them).
@@ -207,7 +269,7 @@ class Room {
   /// Drains the members the room removed by itself since the last call.
   std::vector<Removal> take_removals();
 
-  // ---- the handler's context
+  // ---- what the handler's RoomContext forwards to (also used by the shell and tests)
   /// Emits a numbered event to every member: fills room_id, seq and time.
   void broadcast(proto::RoomEvent event);
   /// Emits a numbered event to one member only (ignored if not a member).
@@ -249,6 +311,7 @@ class Room {
   void settle();
 
   RoomSpec spec_;
+  RoomContext ctx_{*this};  // the handler's view of this room
   std::unique_ptr<RoomHandler> handler_;
   const Clock& clock_;
   std::vector<Member> members_;  // small (≤ capacity + spectators); linear search beats a map
@@ -269,11 +332,39 @@ class Room {
   int depth_ = 0;  // handler callbacks in progress (settle only at depth 0)
 };
 
+// ---- RoomContext: forwards to its Room
+inline const RoomSpec& RoomContext::spec() const noexcept { return room_.spec(); }
+inline RoomId RoomContext::id() const noexcept { return room_.id(); }
+inline const std::vector<Member>& RoomContext::members() const noexcept { return room_.members(); }
+inline const Member* RoomContext::find(PlayerId p) const noexcept { return room_.find(p); }
+inline std::uint32_t RoomContext::size() const noexcept { return room_.size(); }
+inline std::uint32_t RoomContext::spectators() const noexcept { return room_.spectators(); }
+inline bool RoomContext::full() const noexcept { return room_.full(); }
+inline bool RoomContext::locked() const noexcept { return room_.locked(); }
+inline bool RoomContext::ended() const noexcept { return room_.ended(); }
+inline TimePoint RoomContext::now() const noexcept { return room_.now(); }
+inline UnixMillis RoomContext::unix_ms() const noexcept { return room_.unix_ms(); }
+inline std::uint32_t RoomContext::tick_hz() const noexcept { return room_.tick_hz(); }
+inline std::uint64_t RoomContext::ticks() const noexcept { return room_.ticks(); }
+inline std::uint64_t RoomContext::seq() const noexcept { return room_.seq(); }
+inline void RoomContext::broadcast(proto::RoomEvent event) { room_.broadcast(std::move(event)); }
+inline void RoomContext::send_to(PlayerId player, proto::RoomEvent event) { room_.send_to(player, std::move(event)); }
+inline void RoomContext::broadcast_game(std::string data) { room_.broadcast_game(std::move(data)); }
+inline void RoomContext::send_game(PlayerId player, std::string data) { room_.send_game(player, std::move(data)); }
+inline void RoomContext::kick(PlayerId player, std::string message) { room_.kick(player, std::move(message)); }
+inline void RoomContext::set_locked(bool locked) { room_.set_locked(locked); }
+inline void RoomContext::end(std::string results) { room_.end(std::move(results)); }
+inline void RoomContext::set_tick_hz(std::uint32_t hz) { room_.set_tick_hz(hz); }
+inline TimerId RoomContext::set_timer(std::chrono::milliseconds delay, std::uint64_t tag) {
+  return room_.set_timer(delay, tag);
+}
+inline void RoomContext::cancel_timer(TimerId id) { room_.cancel_timer(id); }
+
 /// The built-in lobby: chat broadcast to every member, text of 1..max_chat_bytes bytes.
 class LobbyHandler final : public RoomHandler {
  public:
   explicit LobbyHandler(std::uint32_t max_chat_bytes) : max_chat_bytes_(max_chat_bytes) {}
-  Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) override;
+  Status on_chat(RoomContext& room, const Member& m, std::string_view text, std::uint64_t tag) override;
 
  private:
   std::uint32_t max_chat_bytes_;
@@ -285,10 +376,10 @@ class LobbyHandler final : public RoomHandler {
 class RelayHandler final : public RoomHandler {
  public:
   explicit RelayHandler(std::uint32_t max_chat_bytes) : lobby_(max_chat_bytes) {}
-  Status on_chat(Room& room, const Member& m, std::string_view text, std::uint64_t tag) override {
+  Status on_chat(RoomContext& room, const Member& m, std::string_view text, std::uint64_t tag) override {
     return lobby_.on_chat(room, m, text, tag);
   }
-  Status on_message(Room& room, const Member& m, std::string_view data) override;
+  Status on_message(RoomContext& room, const Member& m, std::string_view data) override;
 
  private:
   LobbyHandler lobby_;

@@ -637,7 +637,7 @@ void check_catch_up(const Room& room, const Published& pub, PlayerId viewer, std
     const auto f = decode(frames[0]->payload());
     ASSERT_TRUE(f.has_room_joined());
     EXPECT_EQ(f.room_joined().seq(), seq);
-    EXPECT_EQ(f.room_joined().game_state(), room.handler().view(room, viewer));
+    EXPECT_EQ(f.room_joined().game_state(), room.game_view(viewer));
     return;
   }
   std::vector<std::uint64_t> want, got;
@@ -682,7 +682,7 @@ std::unique_ptr<Sim> clone(const GameCase& c, Sim& s) {
   std::vector<PlayerId> viewers{kStranger, PlayerId{}};
   for (const auto& m : a.members()) viewers.push_back(m.player);
   for (const PlayerId v : viewers) {
-    EXPECT_EQ(b.handler().view(b, v), a.handler().view(a, v)) << "view for " << v.value;
+    EXPECT_EQ(b.game_view(v), a.game_view(v)) << "view for " << v.value;
     EXPECT_EQ(b.snapshot(v)->payload(), a.snapshot(v)->payload()) << "snapshot for " << v.value;
   }
   if (::testing::Test::HasFailure()) return nullptr;
@@ -943,9 +943,9 @@ TEST_P(RoomHandlerContractTest, ViewWorksForEveryViewerAndIsDeterministic) {
       SCOPED_TRACE("viewer " + std::to_string(v.value));
       const Room &x = *a->room, &y = *b->room;
       std::string view;
-      EXPECT_NO_THROW(view = x.handler().view(x, v));
-      EXPECT_EQ(x.handler().view(x, v), view) << "view is not deterministic";
-      EXPECT_EQ(y.handler().view(y, v), view) << "equal rooms give different views";
+      EXPECT_NO_THROW(view = x.game_view(v));
+      EXPECT_EQ(x.game_view(v), view) << "view is not deterministic";
+      EXPECT_EQ(y.game_view(v), view) << "equal rooms give different views";
       const auto f = decode(x.snapshot(v)->payload());
       ASSERT_TRUE(f.has_room_joined());
       EXPECT_EQ(f.room_joined().game_state(), view);

@@ -36,18 +36,18 @@ struct HogRelease {
 class DrillHandler final : public room::RoomHandler {
  public:
   explicit DrillHandler(std::uint32_t tick_hz) : tick_hz_(tick_hz) {}
-  void on_create(room::Room& r) override { r.set_tick_hz(tick_hz_); }
-  std::optional<room::Refusal> on_join_request(const room::Room&, const room::Member& m) override {
+  void on_create(room::RoomContext& r) override { r.set_tick_hz(tick_hz_); }
+  std::optional<room::Refusal> on_join_request(const room::RoomContext&, const room::Member& m) override {
     if (m.name == "nobody") return room::Refusal{Errc::refused, "nobody may not play"};
     return std::nullopt;
   }
-  void on_presence(room::Room& r, const room::Member& m, bool connected) override {
+  void on_presence(room::RoomContext& r, const room::Member& m, bool connected) override {
     r.broadcast_game((connected ? "back:" : "away:") + std::to_string(m.player.value));
   }
-  void on_switch(room::Room& r, const room::Member& m) override {
+  void on_switch(room::RoomContext& r, const room::Member& m) override {
     r.broadcast_game("switch:" + std::to_string(m.player.value));
   }
-  Status on_message(room::Room& r, const room::Member& m, std::string_view data) override {
+  Status on_message(room::RoomContext& r, const room::Member& m, std::string_view data) override {
     const std::string d(data);
     if (d == "hog") {
       g_hog.started = true;
@@ -63,8 +63,8 @@ class DrillHandler final : public room::RoomHandler {
     else r.broadcast_game("echo:" + d);
     return {};
   }
-  void on_tick(room::Room& r) override { r.broadcast_game("tick:" + std::to_string(r.ticks())); }
-  std::string view(const room::Room&, PlayerId viewer) const override {
+  void on_tick(room::RoomContext& r) override { r.broadcast_game("tick:" + std::to_string(r.ticks())); }
+  std::string view(const room::RoomContext&, PlayerId viewer) const override {
     return "view:" + std::to_string(viewer.value);
   }
 

@@ -75,7 +75,7 @@ Rules rules_for(const CtfParams& params) {
 
 CtfHandler::CtfHandler(CtfParams params) : params_(params), game_(rules_for(params), params.seed) {}
 
-void CtfHandler::flush(room::Room& room, Effects& fx) {
+void CtfHandler::flush(room::RoomContext& room, Effects& fx) {
   for (auto& o : fx.events) {
     if (o.to.valid()) {
       room.send_game(o.to, encode(o.event));
@@ -87,7 +87,7 @@ void CtfHandler::flush(room::Room& room, Effects& fx) {
   fx = {};
 }
 
-void CtfHandler::maybe_start(room::Room& room, Effects& fx) {
+void CtfHandler::maybe_start(room::RoomContext& room, Effects& fx) {
   const auto phase = game_.phase();
   if (phase != wire::WAITING && phase != wire::COUNTDOWN) return;
   if (game_.players().size() < params_.min_players) return;
@@ -101,7 +101,7 @@ void CtfHandler::maybe_start(room::Room& room, Effects& fx) {
   room.set_tick_hz(params_.tick_hz);
 }
 
-void CtfHandler::on_join(room::Room& room, const room::Member& m) {
+void CtfHandler::on_join(room::RoomContext& room, const room::Member& m) {
   if (m.spectator) return;
   game_.add_player(m.player);
   Effects fx;
@@ -109,7 +109,7 @@ void CtfHandler::on_join(room::Room& room, const room::Member& m) {
   flush(room, fx);
 }
 
-void CtfHandler::on_leave(room::Room& room, const room::Member& m, room::LeaveReason) {
+void CtfHandler::on_leave(room::RoomContext& room, const room::Member& m, room::LeaveReason) {
   if (m.spectator) return;
   Effects fx;
   game_.remove_player(m.player, fx);
@@ -124,13 +124,13 @@ void CtfHandler::on_leave(room::Room& room, const room::Member& m, room::LeaveRe
   flush(room, fx);
 }
 
-void CtfHandler::on_presence(room::Room&, const room::Member& m, bool connected) {
+void CtfHandler::on_presence(room::RoomContext&, const room::Member& m, bool connected) {
   game_.set_connected(m.player, connected);
 }
 
-void CtfHandler::on_switch(room::Room&, const room::Member& m) { game_.switch_connection(m.player); }
+void CtfHandler::on_switch(room::RoomContext&, const room::Member& m) { game_.switch_connection(m.player); }
 
-Status CtfHandler::on_message(room::Room& room, const room::Member& m, std::string_view data) {
+Status CtfHandler::on_message(room::RoomContext& room, const room::Member& m, std::string_view data) {
   Effects fx;
   wire::Input in;
   Status st;
@@ -144,7 +144,7 @@ Status CtfHandler::on_message(room::Room& room, const room::Member& m, std::stri
   return st;
 }
 
-void CtfHandler::on_tick(room::Room& room) {
+void CtfHandler::on_tick(room::RoomContext& room) {
   Effects fx;
   game_.step(fx);
   flush(room, fx);
@@ -154,7 +154,7 @@ void CtfHandler::on_tick(room::Room& room) {
   }
 }
 
-std::string CtfHandler::view(const room::Room&, PlayerId viewer) const {
+std::string CtfHandler::view(const room::RoomContext&, PlayerId viewer) const {
   wire::GameView v;
   game_.fill_view(v, viewer);
   v.set_min_players(params_.min_players);

@@ -47,19 +47,19 @@ class CtfHandler final : public room::RoomHandler {
   explicit CtfHandler(CtfParams params = {});
 
   /// Players get a team and a spawn point; may start the countdown or (room full) the match.
-  void on_join(room::Room& room, const room::Member& m) override;
+  void on_join(room::RoomContext& room, const room::Member& m) override;
   /// Drops a carried flag; a countdown below min_players goes back to waiting.
-  void on_leave(room::Room& room, const room::Member& m, room::LeaveReason reason) override;
+  void on_leave(room::RoomContext& room, const room::Member& m, room::LeaveReason reason) override;
   /// A dropped connection idles the avatar; on return its inputs apply again.
-  void on_presence(room::Room& room, const room::Member& m, bool connected) override;
-  void on_switch(room::Room& room, const room::Member& m) override;
+  void on_presence(room::RoomContext& room, const room::Member& m, bool connected) override;
+  void on_switch(room::RoomContext& room, const room::Member& m) override;
   /// An encoded wire::Input: Errc::invalid_argument if it does not parse (a violation),
   /// Errc::bad_state once the match ended.
-  Status on_message(room::Room& room, const room::Member& m, std::string_view data) override;
+  Status on_message(room::RoomContext& room, const room::Member& m, std::string_view data) override;
   /// Counts down or steps the match; ends the room when the match is over.
-  void on_tick(room::Room& room) override;
+  void on_tick(room::RoomContext& room) override;
   /// An encoded wire::GameView for `viewer`.
-  std::string view(const room::Room& room, PlayerId viewer) const override;
+  std::string view(const room::RoomContext& room, PlayerId viewer) const override;
   /// An encoded wire::CtfSnapshot (deterministic bytes).
   std::string snapshot() const override;
   /// Replaces params and game from snapshot(): Errc::invalid_argument if it does not parse.
@@ -76,9 +76,9 @@ class CtfHandler final : public room::RoomHandler {
 
  private:
   /// Publishes `fx`: events (one RoomEvent.game each; to one player or to all) and kicks.
-  void flush(room::Room& room, Effects& fx);
+  void flush(room::RoomContext& room, Effects& fx);
   /// Starts the countdown or the match when enough players are in.
-  void maybe_start(room::Room& room, Effects& fx);
+  void maybe_start(room::RoomContext& room, Effects& fx);
 
   CtfParams params_;
   CtfGame game_;

@@ -94,7 +94,7 @@ bool PokerHandler::disconnected(PlayerId p) const noexcept {
   return std::binary_search(disconnected_.begin(), disconnected_.end(), p);
 }
 
-void PokerHandler::reject(room::Room& room, PlayerId p, std::string reason) {
+void PokerHandler::reject(room::RoomContext& room, PlayerId p, std::string reason) {
   wire::PokerEvent ev;
   auto* r = ev.mutable_action_rejected();
   r->set_hand_id(table_.hand_id());
@@ -102,14 +102,14 @@ void PokerHandler::reject(room::Room& room, PlayerId p, std::string reason) {
   room.send_game(p, deterministic_bytes(ev));
 }
 
-void PokerHandler::on_join(room::Room& room, const room::Member& m) {
+void PokerHandler::on_join(room::RoomContext& room, const room::Member& m) {
   if (m.spectator) return;
   // The room's capacity equals the seat count, so a seat is free unless the player is seated.
   (void)table_.sit(m.player, params_.buy_in);
   pump(room);
 }
 
-void PokerHandler::on_leave(room::Room& room, const room::Member& m, room::LeaveReason) {
+void PokerHandler::on_leave(room::RoomContext& room, const room::Member& m, room::LeaveReason) {
   auto it = std::lower_bound(disconnected_.begin(), disconnected_.end(), m.player);
   if (it != disconnected_.end() && *it == m.player) disconnected_.erase(it);
   if (m.spectator) return;
@@ -117,7 +117,7 @@ void PokerHandler::on_leave(room::Room& room, const room::Member& m, room::Leave
   pump(room);
 }
 
-void PokerHandler::on_presence(room::Room& room, const room::Member& m, bool connected) {
+void PokerHandler::on_presence(room::RoomContext& room, const room::Member& m, bool connected) {
   auto it = std::lower_bound(disconnected_.begin(), disconnected_.end(), m.player);
   const bool listed = it != disconnected_.end() && *it == m.player;
   if (connected && listed) disconnected_.erase(it);
@@ -125,7 +125,7 @@ void PokerHandler::on_presence(room::Room& room, const room::Member& m, bool con
   pump(room);
 }
 
-Status PokerHandler::on_message(room::Room& room, const room::Member& m, std::string_view data) {
+Status PokerHandler::on_message(room::RoomContext& room, const room::Member& m, std::string_view data) {
   wire::Action action;
   if (!action.ParseFromArray(data.data(), static_cast<int>(data.size()))) return fail(Errc::invalid_argument);
   if (!table_.hand_in_progress() || action.hand_id() != table_.hand_id()) {
@@ -140,7 +140,7 @@ Status PokerHandler::on_message(room::Room& room, const room::Member& m, std::st
   return {};
 }
 
-void PokerHandler::on_timer(room::Room& room, std::uint64_t tag) {
+void PokerHandler::on_timer(room::RoomContext& room, std::uint64_t tag) {
   const std::uint64_t kind = tag & ((std::uint64_t{1} << kTagBits) - 1);
   if (kind == kTagNextHand) {
     next_hand_timer_ = 0;
@@ -155,7 +155,7 @@ void PokerHandler::on_timer(room::Room& room, std::uint64_t tag) {
   pump(room);
 }
 
-void PokerHandler::pump(room::Room& room) {
+void PokerHandler::pump(room::RoomContext& room) {
   bool new_turn = false;
   for (;;) {
     for (auto& out : table_.take_events()) {
@@ -193,7 +193,7 @@ void PokerHandler::pump(room::Room& room) {
   arm_next_hand(room);
 }
 
-void PokerHandler::arm_next_hand(room::Room& room) {
+void PokerHandler::arm_next_hand(room::RoomContext& room) {
   if (next_hand_timer_ != 0 || !table_.can_start()) return;
   // Nobody at the table has a connection: pause instead of auto-playing hands for nobody (and
   // with a 0 ms delay, forever); the first player back resumes play (on_presence -> pump).
@@ -201,7 +201,7 @@ void PokerHandler::arm_next_hand(room::Room& room) {
   next_hand_timer_ = room.set_timer(std::chrono::milliseconds(params_.next_hand_delay_ms), kTagNextHand);
 }
 
-std::string PokerHandler::view(const room::Room&, PlayerId viewer) const {
+std::string PokerHandler::view(const room::RoomContext&, PlayerId viewer) const {
   wire::TableView v = table_.view(viewer);
   if (v.has_to_act()) v.mutable_to_act()->set_deadline_ms(deadline_ms_);
   return deterministic_bytes(v);

@@ -53,18 +53,18 @@ class PokerHandler final : public room::RoomHandler {
   PokerHandler(const PokerParams& params, int max_seats, std::uint64_t seed);
 
   /// Seats a joining player with the buy-in (spectators only watch).
-  void on_join(room::Room& room, const room::Member& m) override;
+  void on_join(room::RoomContext& room, const room::Member& m) override;
   /// Folds the player's live hand and unseats the player with the stack.
-  void on_leave(room::Room& room, const room::Member& m, room::LeaveReason reason) override;
+  void on_leave(room::RoomContext& room, const room::Member& m, room::LeaveReason reason) override;
   /// Tracks connections: a disconnected player to act is checked/folded for at once.
-  void on_presence(room::Room& room, const room::Member& m, bool connected) override;
+  void on_presence(room::RoomContext& room, const room::Member& m, bool connected) override;
   /// Decodes an Action: Errc::invalid_argument if the bytes do not parse; game refusals are an
   /// ActionRejected to the sender and a success.
-  Status on_message(room::Room& room, const room::Member& m, std::string_view data) override;
+  Status on_message(room::RoomContext& room, const room::Member& m, std::string_view data) override;
   /// The next-hand and action-deadline timers.
-  void on_timer(room::Room& room, std::uint64_t tag) override;
+  void on_timer(room::RoomContext& room, std::uint64_t tag) override;
   /// A serialized TableView for `viewer` (own hole cards only).
-  std::string view(const room::Room& room, PlayerId viewer) const override;
+  std::string view(const room::RoomContext& room, PlayerId viewer) const override;
   /// A serialized HandlerSnapshot, deterministic bytes.
   std::string snapshot() const override;
   /// Replaces the state with a snapshot(): Errc::invalid_argument if it does not parse.
@@ -79,10 +79,10 @@ class PokerHandler final : public room::RoomHandler {
 
  private:
   /// Publishes the table's queued events, acts for disconnected players, and (re)arms the timers.
-  void pump(room::Room& room);
-  void arm_next_hand(room::Room& room);
+  void pump(room::RoomContext& room);
+  void arm_next_hand(room::RoomContext& room);
   bool disconnected(PlayerId p) const noexcept;
-  void reject(room::Room& room, PlayerId p, std::string reason);
+  void reject(room::RoomContext& room, PlayerId p, std::string reason);
 
   PokerParams params_;
   Table table_;

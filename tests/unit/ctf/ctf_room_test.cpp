@@ -32,7 +32,7 @@ class CtfRoomTest : public RoomFixture {
   }
   static wire::GameView view_of(const Room& r, PlayerId viewer) {
     wire::GameView v;
-    EXPECT_TRUE(v.ParseFromString(r.handler().view(r, viewer)));
+    EXPECT_TRUE(v.ParseFromString(r.game_view(viewer)));
     return v;
   }
 };

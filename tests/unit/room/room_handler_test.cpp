@@ -40,11 +40,11 @@ proto::ServerFrame decode(const wire::FramePtr& f) {
 /// that broadcast their tag, and a pseudo-random stream so that save/load must carry state.
 class CounterHandler final : public RoomHandler {
  public:
-  void on_create(Room& r) override {
+  void on_create(RoomContext& r) override {
     r.set_tick_hz(10);
     r.set_timer(250ms, 1);
   }
-  Status on_message(Room& r, const Member& m, std::string_view data) override {
+  Status on_message(RoomContext& r, const Member& m, std::string_view data) override {
     const std::string d(data);
     if (d.rfind("add:", 0) == 0) {
       total_ += std::stoull(d.substr(4));
@@ -62,12 +62,12 @@ class CounterHandler final : public RoomHandler {
     }
     return {};
   }
-  void on_tick(Room& r) override {
+  void on_tick(RoomContext& r) override {
     rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
     r.broadcast_game("tick:" + std::to_string(r.ticks()) + ":" + std::to_string(rng_ >> 40));
   }
-  void on_timer(Room& r, std::uint64_t tag) override { r.broadcast_game("timer:" + std::to_string(tag)); }
-  void on_leave(Room&, const Member&, LeaveReason why) override { leaves_.push_back(why); }
+  void on_timer(RoomContext& r, std::uint64_t tag) override { r.broadcast_game("timer:" + std::to_string(tag)); }
+  void on_leave(RoomContext&, const Member&, LeaveReason why) override { leaves_.push_back(why); }
   std::string snapshot() const override { return std::to_string(total_) + "," + std::to_string(rng_); }
   Status restore(std::string_view s) override {
     const std::string str(s);

@@ -358,24 +358,24 @@ class PickyHandler final : public RoomHandler {
     std::vector<LeaveReason> reasons;
   };
   explicit PickyHandler(Log& log) : log_(log) {}
-  std::optional<Refusal> on_join_request(const Room&, const Member& m) override {
+  std::optional<Refusal> on_join_request(const RoomContext&, const Member& m) override {
     if (m.player.value % 2 == 0) return Refusal{Errc::banned, "even"};
     return std::nullopt;
   }
-  void on_join(Room& room, const Member& m) override {
+  void on_join(RoomContext& room, const Member& m) override {
     EXPECT_NE(room.find(m.player), nullptr);
     log_.joined.push_back(m.player.value);
     log_.seq_at_join.push_back(room.seq());
   }
-  void on_leave(Room& room, const Member& m, LeaveReason reason) override {
+  void on_leave(RoomContext& room, const Member& m, LeaveReason reason) override {
     EXPECT_EQ(room.find(m.player), nullptr);
     log_.left.push_back(m.player.value);
     log_.reasons.push_back(reason);
   }
-  void on_presence(Room&, const Member& m, bool connected) override {
+  void on_presence(RoomContext&, const Member& m, bool connected) override {
     log_.presence.emplace_back(m.player.value, connected);
   }
-  void on_switch(Room&, const Member& m) override { log_.switched.push_back(m.player.value); }
+  void on_switch(RoomContext&, const Member& m) override { log_.switched.push_back(m.player.value); }
 
  private:
   Log& log_;
