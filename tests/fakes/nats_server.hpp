@@ -81,6 +81,8 @@ class NatsServer {
   }
 
   bool running() const { return pid_ > 0; }
+  /// The JetStream store directory (-sd), kept across restarts.
+  std::string store_dir() const { return dir_ + "/store"; }
   int port() const { return port_; }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
 
