@@ -55,13 +55,17 @@ using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 
 /// State shared with libnats callbacks: pending requests, the worker queue, shutdown.
 struct Shared {
+  /// Completes a request: with the reply (Errc::ok), or nullptr and Errc::timeout /
+  /// Errc::unavailable (no responders). Runs on a libnats thread or the timer thread, exactly
+  /// once; it posts to its own executor and touches nothing but shared state.
+  using Completion = std::function<void(natsMsg* reply, Errc error)>;
   struct Pending {
-    ExecutorPtr executor;
-    ReplyHandler on_reply;
+    Completion complete;
     Clock::time_point deadline;
   };
   std::mutex mutex;
-  std::condition_variable wake;  // workers and the timer
+  std::condition_variable wake;        // workers
+  std::condition_variable timer_wake;  // the timer: shutdown, or a new earliest deadline
   bool stopping = false;
   std::unordered_map<std::uint64_t, Pending> requests;  // by inbox token
   std::set<std::pair<Clock::time_point, std::uint64_t>> deadlines;
@@ -72,6 +76,8 @@ struct Shared {
 
   /// Removes and returns the pending request `token`, if it is still pending. Any thread.
   std::optional<Pending> take(std::uint64_t token);
+  /// Queues `task` for the workers unless stopping. Any thread.
+  void enqueue(Task task);
 };
 
 /// One subscribe() call; shared by the map of subscriptions and the libnats closure.
@@ -164,6 +170,12 @@ class NatsBackbone final : public Backbone {
   };
 
   bool connected() const;
+  using Headers = std::vector<std::pair<const char*, std::string>>;
+  /// Publishes `data` (with `headers`) on `subject` with a reply subject of the shared inbox;
+  /// `complete` gets the reply, Errc::timeout after `timeout` or Errc::unavailable (no
+  /// responders; not connected: then at once, on the calling thread). Any thread.
+  void send_request(const std::string& subject, const std::string& data, const Headers& headers,
+                    std::chrono::milliseconds timeout, Shared::Completion complete);
   /// Queues `op` for a worker and posts its result to `executor`; Errc::unavailable at once
   /// (posted) when not connected.
   template <class R, class Handler, class Op>
@@ -181,6 +193,11 @@ class NatsBackbone final : public Backbone {
   Result<std::vector<KvEntry>> list_now(const std::string& prefix);
   Status start_watch(const std::shared_ptr<WatchState>& watch);
   void rewatch_all();
+  /// A pipelined write with an optional expected-last-subject-sequence; `on_conflict`, if set,
+  /// takes over on a conflict (a libnats thread).
+  void write_async(std::string key, std::string value, const char* expected, ExecutorPtr executor,
+                   KvRevisionHandler done,
+                   std::function<void(ExecutorPtr, KvRevisionHandler)> on_conflict);
 
   const NatsOptions options_;
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
@@ -190,6 +207,7 @@ class NatsBackbone final : public Backbone {
   std::unique_ptr<kvStore, nats_detail::KvDeleter> kv_;
   std::string stream_;      // "KV_<bucket>"
   std::string kv_prefix_;   // "$KV.<bucket>."
+  std::string direct_get_prefix_;  // "$JS.API.DIRECT.GET.KV_<bucket>."
   natsSubscription* inbox_sub_ = nullptr;
 
   std::mutex mutex_;  // guards the maps and next_id_

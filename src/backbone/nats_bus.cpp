@@ -72,9 +72,9 @@ void on_inbox(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
   auto pending = shared.take(token);
   if (!pending) return;  // timed out already, or a second reply
   if (natsMsg_IsNoResponders(msg.get())) {
-    post_reply(pending->executor, std::move(pending->on_reply), fail(Errc::unavailable));
+    pending->complete(nullptr, Errc::unavailable);
   } else {
-    post_reply(pending->executor, std::move(pending->on_reply), copy_message(msg.get()));
+    pending->complete(msg.get(), Errc::ok);
   }
 }
 
@@ -96,7 +96,7 @@ void on_reconnected(natsConnection* nc, void* closure) {
     if (shared.stopping || !shared.on_reconnected) return;
     shared.work.push_back(shared.on_reconnected);
   }
-  shared.wake.notify_all();
+  shared.wake.notify_one();
 }
 
 void on_closed(natsConnection*, void* closure) { free_closure<SharedClosure>(closure); }
@@ -113,6 +113,15 @@ std::optional<Shared::Pending> Shared::take(std::uint64_t token) {
   return p;
 }
 
+void Shared::enqueue(Task task) {
+  {
+    std::lock_guard lock(mutex);
+    if (stopping) return;
+    work.push_back(std::move(task));
+  }
+  wake.notify_one();
+}
+
 std::unique_ptr<Backbone> make_nats_backbone(NatsOptions options) {
   return std::make_unique<NatsBackbone>(std::move(options));
 }
@@ -120,7 +129,8 @@ std::unique_ptr<Backbone> make_nats_backbone(NatsOptions options) {
 NatsBackbone::NatsBackbone(NatsOptions options)
     : options_(std::move(options)),
       stream_("KV_" + options_.bucket),
-      kv_prefix_("$KV." + options_.bucket + ".") {
+      kv_prefix_("$KV." + options_.bucket + "."),
+      direct_get_prefix_("$JS.API.DIRECT.GET." + stream_ + ".") {
   if (options_.servers.empty()) throw std::runtime_error("nats backbone: no servers configured");
   std::string servers;
   for (const auto& s : options_.servers) servers += (servers.empty() ? "" : ",") + s;
@@ -205,6 +215,7 @@ NatsBackbone::~NatsBackbone() {
     shared_->on_reconnected = nullptr;
   }
   shared_->wake.notify_all();
+  shared_->timer_wake.notify_all();
   for (auto& t : workers_) t.join();
   timer_.join();
   std::unordered_map<std::uint64_t, Sub> subs;
@@ -263,14 +274,15 @@ void NatsBackbone::timer_loop() {
     }
     if (!expired.empty()) {
       lock.unlock();
-      for (auto& p : expired) post_reply(p.executor, std::move(p.on_reply), fail(Errc::timeout));
+      for (auto& p : expired) p.complete(nullptr, Errc::timeout);
       lock.lock();
       continue;
     }
     if (shared_->deadlines.empty()) {
-      shared_->wake.wait(lock);
+      shared_->timer_wake.wait(lock);
     } else {
-      shared_->wake.wait_until(lock, shared_->deadlines.begin()->first);
+      const Clock::time_point next = shared_->deadlines.begin()->first;  // a copy: may be erased
+      shared_->timer_wake.wait_until(lock, next);
     }
   }
 }
@@ -349,6 +361,34 @@ void NatsBackbone::unsubscribe(SubscriptionId id) {
   }
 }
 
+void NatsBackbone::send_request(const std::string& subject, const std::string& data,
+                                const Headers& headers, std::chrono::milliseconds timeout,
+                                Shared::Completion complete) {
+  if (!connected()) return complete(nullptr, Errc::unavailable);
+  const std::uint64_t token = next_token_.fetch_add(1);
+  const std::string reply = shared_->inbox_prefix + std::to_string(token);
+  natsMsg* raw = nullptr;
+  if (natsMsg_Create(&raw, subject.c_str(), reply.c_str(), data.data(),
+                     static_cast<int>(data.size())) != NATS_OK) {
+    return complete(nullptr, Errc::internal);
+  }
+  MsgPtr msg(raw);
+  for (const auto& [key, value] : headers) (void)natsMsgHeader_Set(raw, key, value.c_str());
+  const auto deadline = Clock::now() + timeout;
+  bool earliest = false;
+  {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->stopping) return;
+    shared_->requests.emplace(token, Shared::Pending{std::move(complete), deadline});
+    const auto at = shared_->deadlines.emplace(deadline, token).first;
+    earliest = at == shared_->deadlines.begin();
+  }
+  if (earliest) shared_->timer_wake.notify_one();
+  if (natsConnection_PublishMsg(conn_.get(), raw) != NATS_OK) {
+    if (auto pending = shared_->take(token)) pending->complete(nullptr, Errc::unavailable);
+  }
+}
+
 void NatsBackbone::request(std::string subject, std::string payload,
                            std::chrono::milliseconds timeout, ExecutorPtr executor,
                            ReplyHandler on_reply) {
@@ -356,25 +396,13 @@ void NatsBackbone::request(std::string subject, std::string payload,
   if (!valid_subject(subject)) {
     return post_reply(executor, std::move(on_reply), fail(Errc::invalid_argument));
   }
-  if (!connected()) return post_reply(executor, std::move(on_reply), fail(Errc::unavailable));
-  const std::uint64_t token = next_token_.fetch_add(1);
-  const std::string reply = shared_->inbox_prefix + std::to_string(token);
-  const auto deadline = Clock::now() + timeout;
-  {
-    std::lock_guard lock(shared_->mutex);
-    if (shared_->stopping) return;
-    shared_->requests.emplace(token, Shared::Pending{executor, std::move(on_reply), deadline});
-    shared_->deadlines.emplace(deadline, token);
-  }
-  shared_->wake.notify_all();
-  const natsStatus s =
-      natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply.c_str(), payload.data(),
-                                    static_cast<int>(payload.size()));
-  if (s != NATS_OK) {
-    if (auto pending = shared_->take(token)) {
-      post_reply(pending->executor, std::move(pending->on_reply), fail(Errc::unavailable));
-    }
-  }
+  send_request(subject, payload, {}, timeout,
+               [executor, on_reply = std::move(on_reply)](natsMsg* reply, Errc error) mutable {
+                 if (error != Errc::ok) {
+                   return post_reply(executor, std::move(on_reply), fail(error));
+                 }
+                 post_reply(executor, std::move(on_reply), copy_message(reply));
+               });
 }
 
 }  // namespace sb::backbone

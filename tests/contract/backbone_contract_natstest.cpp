@@ -97,7 +97,13 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
 
   server.kill9();
   // While it is down: KV calls and requests fail with unavailable (not a hang, not a timeout).
-  ASSERT_TRUE(wait_for([&] { return code(a->kv_get("r.a")) == "unavailable"; }));
+  // (A call that started before its connection noticed may end in timeout instead: wait until
+  // both have noticed.)
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return code(a->kv_get("r.a")) == "unavailable" && code(b->kv_get("r.a")) == "unavailable";
+      },
+      20s));
   auto ops = std::make_shared<Recorder<std::string>>();
   a->kv_put("r.c", "x", {}, ex, [ops](Result<std::uint64_t> r) { ops->add(std::string(code(r))); });
   a->kv_get("r.a", ex, [ops](Result<KvEntry> r) { ops->add(std::string(code(r))); });
