@@ -256,33 +256,40 @@ Status NatsBackbone::delete_now(const std::string& key, std::uint64_t expected) 
   return fail(Errc::conflict);
 }
 
+// The bucket's current entries: every message it holds in sequence order (IncludeHistory =
+// DeliverAll, for the reason given in start_watch), the latest per key, deletions removing keys.
 Result<std::vector<KvEntry>> NatsBackbone::list_now(const std::string& prefix) {
   if (!prefix.empty() && !printable(prefix)) return fail(Errc::invalid_argument);
   if (!connected()) return fail(Errc::unavailable);
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
-  wo.IgnoreDeletes = true;
+  wo.IncludeHistory = true;
   kvWatcher* watcher = nullptr;
   natsStatus s = kvStore_Watch(&watcher, kv_.get(), filter_for(prefix).c_str(), &wo);
   if (s != NATS_OK) return fail(map_status(s, static_cast<jsErrCode>(0)));
-  std::vector<KvEntry> out;
+  std::map<std::string, KvEntry> current;
   for (;;) {
     kvEntry* e = nullptr;
     s = kvWatcher_Next(&e, watcher, options_.op_timeout.count());
     if (s != NATS_OK || e == nullptr) break;  // nullptr: the end of the current values
     std::string key = kvEntry_Key(e);
-    if (key.starts_with(prefix)) {
-      out.push_back({std::move(key),
-                     std::string(static_cast<const char*>(kvEntry_Value(e)),
-                                 static_cast<std::size_t>(kvEntry_ValueLen(e))),
-                     kvEntry_Revision(e)});
+    const bool wanted = key.starts_with(prefix);
+    if (wanted && kvEntry_Operation(e) != kvOp_Put) {
+      current.erase(key);
+    } else if (wanted) {
+      KvEntry entry{key,
+                    std::string(static_cast<const char*>(kvEntry_Value(e)),
+                                static_cast<std::size_t>(kvEntry_ValueLen(e))),
+                    kvEntry_Revision(e)};
+      current[std::move(key)] = std::move(entry);
     }
     kvEntry_Destroy(e);
   }
   kvWatcher_Destroy(watcher);
   if (s != NATS_OK) return fail(map_status(s, static_cast<jsErrCode>(0)));
-  std::sort(out.begin(), out.end(),
-            [](const KvEntry& a, const KvEntry& b) { return a.key < b.key; });
+  std::vector<KvEntry> out;
+  out.reserve(current.size());
+  for (auto& [key, entry] : current) out.push_back(std::move(entry));
   return out;
 }
 
