@@ -53,7 +53,8 @@ struct MsgDeleter {
 };
 using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 
-/// State shared with libnats callbacks: pending requests, the worker queue, shutdown.
+/// State shared with libnats callbacks: pending requests and pipelined KV calls (by inbox token),
+/// the worker queue, shutdown.
 struct Shared {
   /// Completes a request: with the reply (Errc::ok), or nullptr and Errc::timeout /
   /// Errc::unavailable (no responders). Runs on a libnats thread or the timer thread, exactly
