@@ -26,6 +26,9 @@ namespace sb::test {
 class NatsServer {
  public:
   NatsServer() = default;
+  /// `extra` arguments are appended to every start (e.g. cluster options); `port` 0 = pick one.
+  explicit NatsServer(std::vector<std::string> extra, int port = 0)
+      : extra_(std::move(extra)), port_(port) {}
   ~NatsServer() {
     kill9();
     std::error_code ec;
@@ -51,10 +54,12 @@ class NatsServer {
     if (pid_ == 0) {
       FILE* out = std::freopen(log.c_str(), "a", stdout);
       if (out != nullptr) dup2(fileno(stdout), STDERR_FILENO);
-      const char* argv[] = {"nats-server", "-js", "-a", "127.0.0.1", "-p", port.c_str(),
-                            "-sd", store.c_str(), nullptr};
-      execv("/usr/sbin/nats-server", const_cast<char* const*>(argv));
-      execvp("nats-server", const_cast<char* const*>(argv));
+      std::vector<const char*> argv = {"nats-server", "-js", "-a", "127.0.0.1", "-p",
+                                       port.c_str(), "-sd", store.c_str()};
+      for (const std::string& a : extra_) argv.push_back(a.c_str());
+      argv.push_back(nullptr);
+      execv("/usr/sbin/nats-server", const_cast<char* const*>(argv.data()));
+      execvp("nats-server", const_cast<char* const*>(argv.data()));
       std::_Exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -86,7 +91,8 @@ class NatsServer {
   int port() const { return port_; }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
 
- private:
+ public:
+  /// A loopback TCP port that was free a moment ago.
   static int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -102,6 +108,7 @@ class NatsServer {
     return port;
   }
 
+ private:
   bool accepts() const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -113,6 +120,7 @@ class NatsServer {
     return ok;
   }
 
+  std::vector<std::string> extra_;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
