@@ -9,10 +9,10 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "backbone/nats_backbone.hpp"
 #include "internal.pb.h"
 #include "node/admin_server.hpp"
 #include "store/store.hpp"
+#include "backbone/nats_backbone.hpp"  // node.backbone = "nats"
 
 namespace sb::node {
 
