@@ -77,8 +77,8 @@ struct Shared {
 
   /// Removes and returns the pending request `token`, if it is still pending. Any thread.
   std::optional<Pending> take(std::uint64_t token);
-  /// Queues `task` for the workers unless stopping. Any thread.
-  void enqueue(Task task);
+  /// Queues `task` for the workers; false (task not queued) when stopping. Any thread.
+  bool enqueue(Task task);
 };
 
 /// One subscribe() call; shared by the map of subscriptions and the libnats closure.

@@ -2,6 +2,7 @@
 // nats_backbone.hpp and nats_backbone_impl.hpp).
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 
 #include "backbone/nats_backbone_impl.hpp"
 #include "backbone/subjects.hpp"
@@ -113,13 +114,14 @@ std::optional<Shared::Pending> Shared::take(std::uint64_t token) {
   return p;
 }
 
-void Shared::enqueue(Task task) {
+bool Shared::enqueue(Task task) {
   {
     std::lock_guard lock(mutex);
-    if (stopping) return;
+    if (stopping) return false;
     work.push_back(std::move(task));
   }
   wake.notify_one();
+  return true;
 }
 
 std::unique_ptr<Backbone> make_nats_backbone(NatsOptions options) {
@@ -352,13 +354,21 @@ void NatsBackbone::unsubscribe(SubscriptionId id) {
     return;
   }
   watch->open.store(false);
-  std::lock_guard lock(watch->mutex);
-  ++watch->generation;
-  if (watch->sub != nullptr) {
-    (void)natsSubscription_Unsubscribe(watch->sub);
-    natsSubscription_Destroy(watch->sub);
-    watch->sub = nullptr;
+  natsSubscription* consumer = nullptr;
+  {
+    std::lock_guard lock(watch->mutex);
+    ++watch->generation;
+    consumer = std::exchange(watch->sub, nullptr);
   }
+  if (consumer == nullptr) return;
+  // Unsubscribing a JetStream subscription deletes its consumer: a round trip (a timeout while
+  // disconnected), so a worker does it, not the caller's thread. At shutdown the connection's
+  // close ends it instead.
+  auto drop = [consumer] {
+    (void)natsSubscription_Unsubscribe(consumer);
+    natsSubscription_Destroy(consumer);
+  };
+  if (!shared_->enqueue(drop)) natsSubscription_Destroy(consumer);
 }
 
 void NatsBackbone::send_request(const std::string& subject, const std::string& data,
