@@ -7,7 +7,9 @@
 // call (a queue subscription for a group), delivered by libnats's global delivery pool, never a
 // thread per subscription; request() publishes with a reply subject under ONE wildcard inbox
 // subscription per backbone, with its own timer thread for timeouts, and reads NATS 2.9's
-// "no responders" status as Errc::unavailable.
+// "no responders" status as Errc::unavailable. subscribe() returns before the server has the
+// subscription: this backbone's own later publishes reach it (one connection, in order), but
+// another node's may not until a round trip later (a flush would block the caller).
 // Key-value: one JetStream KV bucket (created if absent with History 1, file storage, the given
 // replicas). Writes are JetStream publishes on "$KV.<bucket>.<key>" with expected-last-subject-
 // sequence headers (create, update, delete with a revision); reads are direct gets (the last
