@@ -31,9 +31,10 @@
 // re-sends core subscriptions itself; on every reconnect the backbone re-creates each watch from
 // the revision after the last one it delivered (no gap, no duplicate; libnats 3.4 also resets
 // its ordered consumers by itself, after a missed heartbeat: ours does not wait for that, and
-// events it would deliver twice are dropped by revision). While disconnected,
-// request() and KV calls fail at once with Errc::unavailable; publish() is buffered by libnats
-// (8 MB) and sent on reconnect, Errc::unavailable once that buffer is full.
+// events it would deliver twice are dropped by revision). When the connection drops, requests and
+// pipelined KV calls in flight end with Errc::unavailable (a write's outcome is then unknown);
+// while disconnected, request() and KV calls fail at once with Errc::unavailable; publish() is
+// buffered by libnats (8 MB) and sent on reconnect, Errc::unavailable once that buffer is full.
 // Threading: every method from any thread. libnats threads (delivery pool, connection callbacks)
 // only copy a message and post it to the caller's executor, or queue a task for the workers.
 // Known deviation: an update whose expected revision is that of a deletion marker succeeds

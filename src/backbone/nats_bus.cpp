@@ -80,10 +80,21 @@ void on_inbox(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
 }
 
 // The connection-event thread of libnats.
+// No reply can come back to a request in flight once the connection is gone (the server that
+// would route it forgot our inbox), so each ends now with Errc::unavailable instead of at its
+// timeout. (A write in flight may still have been applied: its outcome is unknown, as after a
+// timeout.)
 void on_disconnected(natsConnection*, void* closure) {
   Shared& shared = *static_cast<SharedClosure*>(closure)->shared;
-  std::lock_guard lock(shared.mutex);
-  if (!shared.stopping) spdlog::warn("nats: disconnected");
+  std::unordered_map<std::uint64_t, Shared::Pending> in_flight;
+  {
+    std::lock_guard lock(shared.mutex);
+    if (shared.stopping) return;
+    in_flight.swap(shared.requests);
+    shared.deadlines.clear();
+  }
+  spdlog::warn("nats: disconnected; {} requests in flight fail", in_flight.size());
+  for (auto& [token, pending] : in_flight) pending.complete(nullptr, Errc::unavailable);
 }
 
 void on_reconnected(natsConnection* nc, void* closure) {
