@@ -59,9 +59,9 @@ struct NatsOptions {
   std::chrono::milliseconds op_timeout{2000};                    // each KV operation
   std::chrono::milliseconds reconnect_wait{250};                 // between reconnect attempts
   std::string name = "switchboard";                              // connection name (node name)
-  std::size_t kv_workers = 4;           // threads for delete, refresh, list (blocking calls)
-  bool send_asap = true;                // natsOptions_SetSendAsap: no 1 ms write delay (0001)
-  bool global_delivery = true;          // libnats's shared delivery pool, not a thread per sub
+  std::size_t kv_workers = 4;   // threads for delete, refresh, list (blocking calls)
+  bool send_asap = true;        // natsOptions_SetSendAsap: no 1 ms write delay (0001)
+  bool global_delivery = true;  // libnats's shared delivery pool, not a thread per sub
 };
 
 /// Connects to `options.servers` and opens (creating if absent) the KV bucket. Throws

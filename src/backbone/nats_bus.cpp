@@ -69,7 +69,8 @@ void on_inbox(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
   Shared& shared = *static_cast<SharedClosure*>(closure)->shared;
   const std::string_view subject = natsMsg_GetSubject(msg.get());
   if (subject.size() <= shared.inbox_prefix.size()) return;
-  const std::uint64_t token = std::strtoull(subject.data() + shared.inbox_prefix.size(), nullptr, 10);
+  const std::uint64_t token =
+      std::strtoull(subject.data() + shared.inbox_prefix.size(), nullptr, 10);
   auto pending = shared.take(token);
   if (!pending) return;  // timed out already, or a second reply
   if (natsMsg_IsNoResponders(msg.get())) {
@@ -193,8 +194,8 @@ NatsBackbone::NatsBackbone(NatsOptions options)
   }
   if (s != NATS_OK) {
     throw std::runtime_error("nats backbone: cannot open key-value bucket '" + options_.bucket +
-                             "' on " + servers + " (is JetStream enabled, nats-server -js?): " +
-                             nats_error(s));
+                             "' on " + servers +
+                             " (is JetStream enabled, nats-server -js?): " + nats_error(s));
   }
   kv_.reset(kv);
 
@@ -308,10 +309,9 @@ Status NatsBackbone::publish(std::string subject, std::string payload, std::stri
   }
   const int size = static_cast<int>(payload.size());
   const natsStatus s =
-      reply_to.empty()
-          ? natsConnection_Publish(conn_.get(), subject.c_str(), payload.data(), size)
-          : natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply_to.c_str(),
-                                          payload.data(), size);
+      reply_to.empty() ? natsConnection_Publish(conn_.get(), subject.c_str(), payload.data(), size)
+                       : natsConnection_PublishRequest(conn_.get(), subject.c_str(),
+                                                       reply_to.c_str(), payload.data(), size);
   // While reconnecting libnats buffers; an error means that buffer is full or the connection is
   // closed.
   if (s != NATS_OK) return fail(Errc::unavailable);
@@ -330,8 +330,8 @@ Result<SubscriptionId> NatsBackbone::subscribe(std::string subject, std::string 
   natsStatus s =
       queue_group.empty()
           ? natsConnection_Subscribe(&sub, conn_.get(), subject.c_str(), on_message, closure)
-          : natsConnection_QueueSubscribe(&sub, conn_.get(), subject.c_str(),
-                                          queue_group.c_str(), on_message, closure);
+          : natsConnection_QueueSubscribe(&sub, conn_.get(), subject.c_str(), queue_group.c_str(),
+                                          on_message, closure);
   if (s != NATS_OK) {
     delete closure;
     return fail(Errc::unavailable);

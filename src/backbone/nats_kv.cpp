@@ -158,15 +158,14 @@ template <class R, class Handler, class Op>
 void NatsBackbone::run_async(const ExecutorPtr& executor, Handler done, Op op) {
   SB_CHECK(executor && done);
   auto post = [executor, done = std::move(done)](R result) mutable {
-    executor->post([done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
+    executor->post(
+        [done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
   };
   if (!connected()) return post(R(fail(Errc::unavailable)));
   {
     std::lock_guard lock(shared_->mutex);
     if (shared_->stopping) return;
-    shared_->work.push_back([post = std::move(post), op = std::move(op)]() mutable {
-      post(op());
-    });
+    shared_->work.push_back([post = std::move(post), op = std::move(op)]() mutable { post(op()); });
   }
   shared_->wake.notify_one();
 }
@@ -214,8 +213,8 @@ Result<KvEntry> NatsBackbone::get_now(const std::string& key) {
   if (!connected()) return fail(Errc::unavailable);
   natsMsg* raw = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  const natsStatus s = js_GetLastMsg(&raw, js_.get(), stream_.c_str(), kv_subject(key).c_str(),
-                                     nullptr, &js_error);
+  const natsStatus s =
+      js_GetLastMsg(&raw, js_.get(), stream_.c_str(), kv_subject(key).c_str(), nullptr, &js_error);
   if (s == NATS_NOT_FOUND || js_error == JSNoMessageFoundErr) return fail(Errc::not_found);
   if (s != NATS_OK) return fail(map_status(s, js_error));
   MsgPtr msg(raw);
@@ -301,13 +300,15 @@ Result<std::vector<KvEntry>> NatsBackbone::list_now(const std::string& prefix) {
 
 void NatsBackbone::kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) {
   SB_CHECK(executor && done);
-  if (!valid_subject(key)) return post_now(executor, std::move(done), Result<KvEntry>(fail(Errc::invalid_argument)));
+  if (!valid_subject(key))
+    return post_now(executor, std::move(done), Result<KvEntry>(fail(Errc::invalid_argument)));
   // JetStream direct get (the bucket's stream allows it): the last message on the key's subject.
-  send_request(direct_get_prefix_ + kv_subject(key), "", {}, options_.op_timeout,
-               [executor, done = std::move(done), key](natsMsg* reply, Errc error) mutable {
-                 post_now(executor, std::move(done),
-                          error != Errc::ok ? Result<KvEntry>(fail(error)) : parse_direct_get(reply, key));
-               });
+  send_request(
+      direct_get_prefix_ + kv_subject(key), "", {}, options_.op_timeout,
+      [executor, done = std::move(done), key](natsMsg* reply, Errc error) mutable {
+        post_now(executor, std::move(done),
+                 error != Errc::ok ? Result<KvEntry>(fail(error)) : parse_direct_get(reply, key));
+      });
 }
 
 void NatsBackbone::write_async(std::string key, std::string value, const char* expected,
@@ -371,8 +372,8 @@ void NatsBackbone::kv_delete(std::string key, std::uint64_t expected, ExecutorPt
   run_async<Status>(executor, std::move(done),
                     [this, key, expected] { return kv_delete(key, expected); });
 }
-void NatsBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl,
-                              ExecutorPtr executor, KvStatusHandler done) {
+void NatsBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
+                              KvStatusHandler done) {
   run_async<Status>(executor, std::move(done), [this, key, ttl] { return kv_refresh(key, ttl); });
 }
 void NatsBackbone::kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) {
