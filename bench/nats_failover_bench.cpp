@@ -2,7 +2,7 @@
 // loopback (started here), one NatsBackbone with an R3 bucket connected to all three; an
 // asynchronous kv_put every 20 ms while the server leading the bucket is killed with -9. Prints
 // how long writes failed, with which errors, and the slowest completion (nothing may block
-// longer than the op timeout). Usage: nats_failover_bench [--seconds N]. docs/benchmarks.md §7.
+// longer than the op timeout). Usage: nats_failover_bench [--seconds N]. docs/benchmarks.md §8.
 #include <nats/nats.h>
 
 #include <algorithm>
