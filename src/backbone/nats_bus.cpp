@@ -1,5 +1,6 @@
 // NatsBackbone, part 1: connection, publish/subscribe, request/reply, lifecycle (design in
 // nats_backbone.hpp and nats_backbone_impl.hpp).
+#include <algorithm>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -187,7 +188,7 @@ NatsBackbone::NatsBackbone(NatsOptions options)
     kvConfig cfg;
     check(kvConfig_Init(&cfg), "bucket config");
     cfg.Bucket = options_.bucket.c_str();
-    cfg.History = 1;
+    cfg.History = static_cast<uint8_t>(std::clamp(options_.history, 1, 64));
     cfg.Replicas = options_.replicas;
     cfg.StorageType = js_FileStorage;
     s = js_CreateKeyValue(&kv, js, &cfg);

@@ -255,14 +255,12 @@ Status NatsBackbone::delete_now(const std::string& key, std::uint64_t expected) 
   return fail(Errc::conflict);
 }
 
-// The bucket's current entries: every message it holds in sequence order (IncludeHistory =
-// DeliverAll, for the reason given in start_watch), the latest per key, deletions removing keys.
+// The bucket's current entries: the last message per key (deletion markers removing keys).
 Result<std::vector<KvEntry>> NatsBackbone::list_now(const std::string& prefix) {
   if (!prefix.empty() && !printable(prefix)) return fail(Errc::invalid_argument);
   if (!connected()) return fail(Errc::unavailable);
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
-  wo.IncludeHistory = true;
   kvWatcher* watcher = nullptr;
   natsStatus s = kvStore_Watch(&watcher, kv_.get(), filter_for(prefix).c_str(), &wo);
   if (s != NATS_OK) return fail(map_status(s, static_cast<jsErrCode>(0)));
@@ -435,12 +433,8 @@ Status NatsBackbone::start_watch(const std::shared_ptr<WatchState>& watch) {
     std::lock_guard lock(watch->mutex);
     generation = ++watch->generation;
     if (!watch->initial_done) {
-      // Everything the stream holds, not "last per subject": in 2.9.10 a last-per-subject
-      // consumer can skip a key overwritten while it delivers (KvWatchIsGapFreeUnderConcurrent-
-      // Writers caught it), whereas in sequence order an overwritten value is replaced by a later
-      // one before the consumer reports nothing pending. With History 1 it is the same data.
       watch->initial.clear();
-      so.Config.DeliverPolicy = js_DeliverAll;
+      so.Config.DeliverPolicy = js_DeliverLastPerSubject;
     } else if (watch->last_revision > 0) {
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = watch->last_revision + 1;
