@@ -203,9 +203,13 @@ void kv_throughput(const char* what, Start start) {
   ex->stop();
 }
 
-void kv_throughput(const std::string& url) {
-  auto a = sb::backbone::make_nats_backbone(options(url, true, true));
+void kv_throughput(const std::string& url, int history) {
+  NatsOptions o = options(url, true, true);
+  o.bucket = "tp" + std::to_string(history);
+  o.history = history;
+  auto a = sb::backbone::make_nats_backbone(o);
   Backbone* bb = a.get();
+  std::printf("bucket with History %d:\n", history);
   kv_throughput("async kv_put (pipelined)", [bb](int i, auto ex, auto note) {
     bb->kv_put("tp.k" + std::to_string(i % 100), payload64(), {}, ex,
                [note](sb::Result<std::uint64_t> r) { note(r.has_value()); });
@@ -295,7 +299,8 @@ int main(int argc, char** argv) {
   request_latency(url, true);
   request_latency(url, false);
   watch_propagation(url);
-  kv_throughput(url);
+  kv_throughput(url, 1);
+  kv_throughput(url, 64);
   raw_js_async(url);
   subscription_threads(url, true);
   subscription_threads(url, false);
