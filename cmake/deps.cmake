@@ -13,6 +13,8 @@ find_package(tomlplusplus REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
+# libnats 3.4 (the NATS backbone); nats-server itself is needed only by the *_natstest tests.
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 
 add_library(sb_asio INTERFACE)
 target_link_libraries(sb_asio INTERFACE Boost::system Threads::Threads)
