@@ -3,6 +3,7 @@
 # in the foreground capture-the-flag players (the live line each second, a JSON summary at the
 # end), and in the background poker players and lobby chatters (summaries in data/demo/).
 # Usage: scripts/demo.sh [--bots N] [--duration S] [--scenario lobby|poker|ctf] [other sb-bots flags]
+# The background loads are set by DEMO_POKER_BOTS and DEMO_LOBBY_BOTS (see README for sizes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,7 +20,7 @@ done
 # Defaults for flags the caller did not give (sb-bots refuses a flag given twice).
 args=("$@")
 has() { for a in "${args[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
-has --bots || args+=(--bots 1600)
+has --bots || args+=(--bots "${DEMO_CTF_BOTS:-480}")
 has --duration || args+=(--duration 60)
 has --scenario || args+=(--scenario ctf)
 has --chat-rate || args+=(--chat-rate 0)
@@ -27,12 +28,12 @@ has --password || args+=(--password demo-password)
 has --json || args+=(--json data/demo/summary.json)
 duration=60
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --duration ] && duration="${args[$((i + 1))]}"; done
-# Background players: 300 at poker tables, 1,000 chatting in the lobby.
-"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots 300 --duration "$duration" \
+# Background players at poker tables and chatting in the lobby.
+"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots "${DEMO_POKER_BOTS:-120}" --duration "$duration" \
   --scenario poker --prefix poker --chat-rate 0 --game-param next_hand_delay_ms=1000 \
   --json data/demo/poker.json &
 poker=$!
-"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots 1000 --duration "$duration" \
+"$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots "${DEMO_LOBBY_BOTS:-400}" --duration "$duration" \
   --scenario lobby --prefix chat --chat-rate 0.2 --json data/demo/lobby.json &
 chat=$!
 "$bin/sb-bots/sb-bots" --port 7700 "${args[@]}"
