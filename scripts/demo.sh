@@ -22,6 +22,8 @@ args=("$@")
 has() { for a in "${args[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
 has --bots || args+=(--bots "${DEMO_CTF_BOTS:-480}")
 has --duration || args+=(--duration 60)
+# Logins paced so that registration (a SQLite write each, with fsync) never queues.
+has --ramp || args+=(--ramp "${DEMO_RAMP:-100}")
 has --scenario || args+=(--scenario ctf)
 has --chat-rate || args+=(--chat-rate 0)
 has --password || args+=(--password demo-password)
@@ -30,11 +32,11 @@ duration=60
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --duration ] && duration="${args[$((i + 1))]}"; done
 # Background players at poker tables and chatting in the lobby.
 "$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots "${DEMO_POKER_BOTS:-120}" --duration "$duration" \
-  --scenario poker --prefix poker --chat-rate 0 --game-param next_hand_delay_ms=1000 \
+  --ramp "${DEMO_RAMP:-100}" --scenario poker --prefix poker --chat-rate 0 --game-param next_hand_delay_ms=1000 \
   --json data/demo/poker.json &
 poker=$!
 "$bin/sb-bots/sb-bots" --port 7700 --password demo-password --quiet --bots "${DEMO_LOBBY_BOTS:-400}" --duration "$duration" \
-  --scenario lobby --prefix chat --chat-rate 0.2 --json data/demo/lobby.json &
+  --ramp "${DEMO_RAMP:-100}" --scenario lobby --prefix chat --chat-rate 0.2 --json data/demo/lobby.json &
 chat=$!
 "$bin/sb-bots/sb-bots" --port 7700 "${args[@]}"
 wait "$poker" "$chat" 2>/dev/null || true
