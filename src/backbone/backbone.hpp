@@ -5,9 +5,12 @@
 //  * a bus: publish/subscribe on dot-separated subjects ("sb.room.42"), queue groups (each message
 //    goes to one member of the group), and request/reply with a timeout;
 //  * a key-value store with revisions: get, put, create-if-absent, update-if-revision, delete,
-//    watch a prefix, and keys with a time-to-live that expire unless refreshed (liveness).
+//    watch a prefix, and (inproc only) keys with a time-to-live that expire unless refreshed.
 // Implementations: `inproc` (this process; the single-node default and many-nodes-in-one-process
-// tests) and, later, `nats`. Both pass tests/contract/backbone_contract.
+// tests) and `nats` (nats_backbone.hpp). Both pass tests/contract/backbone_contract_suite.hpp.
+// Per-key TTL is optional: an implementation without it (nats: 2.9.10 KV expires by bucket age
+// only and does not tell watchers) returns Errc::invalid_argument for any non-zero ttl, so
+// liveness is built on heartbeats over core subjects, never on expiring keys.
 //
 // Threading: every method may be called from any thread. Callbacks never run inline inside the
 // call that registered or triggered them: they are posted to the Executor given at subscribe /
@@ -128,8 +131,8 @@ class Backbone {
 
   /// Writes unconditionally; returns the new revision. `ttl` zero = no expiry; otherwise the key
   /// expires (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`. Every
-  /// write (put, create, update) sets the expiry from its own `ttl`. A negative ttl is
-  /// Errc::invalid_argument.
+  /// write (put, create, update) sets the expiry from its own `ttl`. A negative ttl, or a
+  /// non-zero one where per-key TTL is not supported (nats), is Errc::invalid_argument.
   virtual Result<std::uint64_t> kv_put(const std::string& key, std::string value,
                                        std::chrono::milliseconds ttl = {}) = 0;
 
@@ -148,7 +151,8 @@ class Backbone {
   virtual Status kv_delete(const std::string& key, std::uint64_t expected = 0) = 0;
 
   /// Extends the key's time-to-live to `ttl` from now without changing value or revision.
-  /// Zero removes the expiry. Errc::not_found if the key does not exist.
+  /// Zero removes the expiry (without per-key TTL: only checks that the key exists; non-zero is
+  /// Errc::invalid_argument). Errc::not_found if the key does not exist.
   virtual Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) = 0;
 
   /// All current entries whose key starts with `prefix`, ordered by key.

@@ -3,31 +3,13 @@
 #include <string_view>
 #include <type_traits>
 
+#include "backbone/subjects.hpp"
 #include "core/log.hpp"
 
 namespace sb::backbone {
 namespace {
 
 constexpr std::string_view kInboxPrefix = "_INBOX.";
-
-bool printable(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') return false;
-  }
-  return true;
-}
-
-// Non-empty tokens separated by '.', no whitespace or control characters, no wildcard tokens.
-bool valid_subject(std::string_view s) {
-  if (s.empty() || !printable(s)) return false;
-  for (std::size_t start = 0;;) {
-    const std::size_t dot = s.find('.', start);
-    const std::string_view token = s.substr(start, dot - start);
-    if (token.empty() || token == "*" || token == ">") return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
 
 bool valid_key_and_ttl(const std::string& key, std::chrono::milliseconds ttl) {
   return valid_subject(key) && ttl.count() >= 0;

@@ -14,6 +14,7 @@
 #include "node/admin_server.hpp"
 #include "node/node_load.hpp"
 #include "store/store.hpp"
+#include "backbone/nats_backbone.hpp"  // node.backbone = "nats"
 
 namespace sb::node {
 
@@ -71,6 +72,19 @@ auth::AuthOptions auth_options(const config::Config& c) {
   return o;
 }
 
+std::unique_ptr<backbone::Backbone> make_backbone(const config::Config& c) {
+  if (c.backbone != "nats") return backbone::make_inproc_backbone();
+  backbone::NatsOptions o;
+  o.servers = c.nats.servers;
+  o.bucket = c.nats.kv_bucket;
+  o.replicas = static_cast<int>(c.nats.kv_replicas);
+  o.connect_timeout = std::chrono::milliseconds(c.nats.connect_timeout_ms);
+  o.op_timeout = std::chrono::milliseconds(c.nats.op_timeout_ms);
+  o.reconnect_wait = std::chrono::milliseconds(c.nats.reconnect_wait_ms);
+  o.name = c.node_name;
+  return backbone::make_nats_backbone(std::move(o));  // throws if it cannot connect
+}
+
 }  // namespace
 
 Node::Node(config::Config config, room::RoomTypes room_types)
@@ -89,7 +103,7 @@ Node::Node(config::Config config, room::RoomTypes room_types)
   { auto probe = store::open_store(so); }
   auth::init_sodium();
   tokens_ = std::make_unique<auth::TokenSigner>(load_secret(config_));
-  backbone_ = backbone::make_inproc_backbone();
+  backbone_ = make_backbone(config_);
   auth_ = std::make_unique<auth::AuthService>(
       auth_options(config_), [so] { return store::open_store(so); }, clock_);
   NodeServices svc{config_, *backbone_, *auth_, *tokens_, metrics_, clock_, room_types_};
