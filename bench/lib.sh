@@ -14,6 +14,8 @@ tune_kernel() {
 
 build_release() {
   tune_kernel
+  # SB_BENCH_NO_BUILD=1: use the binaries already built (build only switchboard and sb-bots).
+  if [ -n "${SB_BENCH_NO_BUILD:-}" ]; then return 0; fi
   (cd "$ROOT" && bash scripts/setup.sh >/dev/null && bash scripts/build.sh release >/dev/null)
 }
 
@@ -35,7 +37,44 @@ stop_server() {
   [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
-trap stop_server EXIT
+
+# STORE=postgres runs the node on a throw-away PostgreSQL 15 server (durable settings: fsync and
+# synchronous_commit on, like SQLite's synchronous=FULL) in $PG_DIR on 127.0.0.1:$PG_PORT.
+# PostgreSQL refuses to run as root: as root, initdb and pg_ctl run as the postgres user.
+STORE="${STORE:-sqlite}"
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_PORT=7832
+PG_DIR=/tmp/sb-bench-pg
+STORE_ARGS=()
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --clear-groups -- "$@"; else "$@"; fi
+}
+stop_postgres() {
+  if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+start_postgres() {
+  stop_postgres
+  rm -rf "$PG_DIR"
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PG_DIR"; fi
+  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C --no-instructions >/dev/null
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+  "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres switchboard
+  STORE_ARGS=(--set "postgres.conninfo=\"host=127.0.0.1 port=$PG_PORT user=postgres dbname=switchboard\""
+              --set store.kind=postgres)
+}
+# use_store: starts PostgreSQL when STORE=postgres and fills STORE_ARGS for the server.
+use_store() {
+  case "$STORE" in
+    sqlite) STORE_ARGS=() ;;
+    postgres) start_postgres ;;
+    *) echo "STORE must be sqlite or postgres" >&2; return 1 ;;
+  esac
+}
+trap 'stop_server; stop_postgres' EXIT
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 metric() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }

@@ -8,6 +8,7 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 # libnats 3.4 (the NATS backbone); nats-server itself is needed only by the *_natstest tests.
 pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(tomlplusplus REQUIRED)

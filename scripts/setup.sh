@@ -8,6 +8,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libprotobuf-dev protobuf-compiler
   libsodium-dev libsqlite3-dev sqlite3
+  postgresql libpq-dev
   libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -99,13 +99,17 @@ Node::Node(config::Config config, room::RoomTypes room_types)
   store::StoreOptions so;
   so.kind = config_.store;
   so.sqlite_path = config_.sqlite_path;
-  // Open once now so a bad path fails at start-up, not at the first login; also creates the schema.
-  { auto probe = store::open_store(so); }
+  so.postgres = {config_.postgres.conninfo, config_.postgres.pool_size,
+                 config_.postgres.statement_timeout_ms, config_.postgres.connect_timeout_ms,
+                 config_.postgres.max_retries};
+  // Opens the store now, so a bad path or an unreachable database fails at start-up, not at the
+  // first login; creates or migrates the schema. Postgres: the workers' Stores share one pool.
+  store::StoreFactory stores = store::make_store_factory(so);
   auth::init_sodium();
   tokens_ = std::make_unique<auth::TokenSigner>(load_secret(config_));
   backbone_ = make_backbone(config_);
   auth_ = std::make_unique<auth::AuthService>(
-      auth_options(config_), [so] { return store::open_store(so); }, clock_);
+      auth_options(config_), std::move(stores), clock_);
   NodeServices svc{config_, *backbone_, *auth_, *tokens_, metrics_, clock_, room_types_};
   for (ShardIndex i = 0; i < config_.shards; ++i) shards_.push_back(std::make_unique<Shard>(i, svc));
 }
@@ -133,7 +137,7 @@ void Node::start() {
   spdlog::info("node {}: {} shards, tcp {}:{}, websocket {}:{}, admin {}:{}, store {}", config_.node_name,
                shards_.size(), config_.listen.host, tcp_port_, config_.listen.host, ws_port_,
                config_.listen.admin_host.empty() ? config_.listen.host : config_.listen.admin_host, admin_port_,
-               config_.sqlite_path);
+               config_.store == "postgres" ? std::string("postgres") : config_.sqlite_path);
 }
 
 void Node::stop(std::chrono::milliseconds drain) {

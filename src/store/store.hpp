@@ -3,15 +3,18 @@
 //
 // Accounts (with password hashes and the bad-password counter), bans, and cluster configuration
 // (key/value settings such as max_login_errors). Implementations: `sqlite` (embedded default:
-// one file, WAL, synchronous=FULL) and, later, `postgres`; both pass tests/contract/store_contract.
+// one file, WAL, synchronous=FULL) and `postgres` (pg_store.hpp: a shared database for a
+// cluster); both pass tests/contract/store_contract.
 //
-// Threading: a Store object is used by one thread at a time (each worker thread opens its own
-// with `open_store`); implementations make concurrent Store objects on the same database safe
-// (SQLite: WAL + busy timeout; writes serialise inside the database). Calls block: never call
-// them on a shard's event loop, only from worker threads (auth pool, admin).
+// Threading: a Store object is used by one thread at a time (each worker thread opens its own,
+// from `open_store` or a `make_store_factory` factory); implementations make concurrent Store
+// objects on the same database safe (SQLite: WAL + busy timeout; PostgreSQL: single-statement
+// transactions). Calls block, for a bounded time: never call them on a shard's event loop, only
+// from worker threads (auth pool, admin).
 // Errors: driver errors become Errc::unavailable (database down/locked too long) or
 // Errc::internal; no driver type leaves this module.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,15 +105,36 @@ class Store {
   virtual ConfigRepo& config() = 0;
 };
 
-struct StoreOptions {
-  std::string kind = "sqlite";   // "sqlite" (postgres comes later)
-  std::string sqlite_path;       // file path; created with its schema if missing
-  int busy_timeout_ms = 5000;
+/// PostgreSQL settings (config [postgres]); see pg_store.hpp for what each bounds.
+struct PostgresStoreOptions {
+  std::string conninfo;                     // libpq connection string or URI
+  std::uint32_t pool_size = 4;              // connections shared by one factory's Store objects
+  std::uint32_t statement_timeout_ms = 2000;
+  std::uint32_t connect_timeout_ms = 2000;  // per connection attempt
+  std::uint32_t max_retries = 3;            // transient errors, per call
 };
 
-/// Opens a connection, creating/migrating the schema if needed. Throws std::runtime_error on
-/// start-up failure (bad path, unsupported kind): a start-up error, not a data-plane one.
+struct StoreOptions {
+  std::string kind = "sqlite";   // "sqlite" or "postgres"
+  std::string sqlite_path;       // file path; created with its schema if missing
+  int busy_timeout_ms = 5000;
+  PostgresStoreOptions postgres;
+};
+
+/// Opens one connection, creating/migrating the schema if needed. Throws std::runtime_error on
+/// start-up failure (bad path, unsupported kind, database unreachable): a start-up error, not a
+/// data-plane one. Any thread.
 std::unique_ptr<Store> open_store(const StoreOptions& options);
+
+using StoreFactory = std::function<std::unique_ptr<Store>()>;
+
+/// A factory of Store objects for one process (a node): validates the options and creates or
+/// migrates the schema now (throws std::runtime_error like open_store), then every call returns
+/// a new Store without touching the database. sqlite: each Store is its own connection.
+/// postgres: the Stores share one pool of postgres.pool_size connections, so the node's
+/// connection count does not grow with its worker threads, and a Store made while the database
+/// is down still works once it is back. The factory may be copied and called from any thread.
+StoreFactory make_store_factory(const StoreOptions& options);
 
 /// Cluster configuration keys and their defaults.
 inline constexpr const char* kMaxLoginErrorsKey = "max_login_errors";
