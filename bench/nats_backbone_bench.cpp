@@ -57,7 +57,8 @@ void raw(const std::string& url, int count, bool send_asap) {
   natsOptions_Create(&o);
   natsOptions_SetURL(o, url.c_str());
   natsOptions_SetSendAsap(o, send_asap);
-  if (natsConnection_Connect(&pub, o) != NATS_OK || natsConnection_Connect(&sub_conn, o) != NATS_OK) {
+  if (natsConnection_Connect(&pub, o) != NATS_OK ||
+      natsConnection_Connect(&sub_conn, o) != NATS_OK) {
     std::printf("raw: cannot connect\n");
     return;
   }
@@ -127,7 +128,9 @@ void backbone_throughput(const std::string& url, int count, bool send_asap) {
 
 void percentiles(const char* what, std::vector<double> us) {
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
+  auto at = [&](double q) {
+    return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+  };
   std::printf("%-34s: n=%zu p50 %7.0f us  p99 %7.0f us  max %7.0f us\n", what, us.size(), at(0.5),
               at(0.99), us.back());
 }
@@ -200,9 +203,13 @@ void kv_throughput(const char* what, Start start) {
   ex->stop();
 }
 
-void kv_throughput(const std::string& url) {
-  auto a = sb::backbone::make_nats_backbone(options(url, true, true));
+void kv_throughput(const std::string& url, int history) {
+  NatsOptions o = options(url, true, true);
+  o.bucket = "tp" + std::to_string(history);
+  o.history = history;
+  auto a = sb::backbone::make_nats_backbone(o);
   Backbone* bb = a.get();
+  std::printf("bucket with History %d:\n", history);
   kv_throughput("async kv_put (pipelined)", [bb](int i, auto ex, auto note) {
     bb->kv_put("tp.k" + std::to_string(i % 100), payload64(), {}, ex,
                [note](sb::Result<std::uint64_t> r) { note(r.has_value()); });
@@ -212,8 +219,9 @@ void kv_throughput(const std::string& url) {
                [note](sb::Result<sb::backbone::KvEntry> r) { note(r.has_value()); });
   });
   kv_throughput("async kv_delete (worker pool)", [bb](int i, auto ex, auto note) {
-    bb->kv_delete("tp.k" + std::to_string(i % 100), 0, ex,
-                  [note](sb::Status r) { note(r || r.error() == sb::make_error_code(sb::Errc::not_found)); });
+    bb->kv_delete("tp.k" + std::to_string(i % 100), 0, ex, [note](sb::Status r) {
+      note(r || r.error() == sb::make_error_code(sb::Errc::not_found));
+    });
   });
 }
 
@@ -291,7 +299,8 @@ int main(int argc, char** argv) {
   request_latency(url, true);
   request_latency(url, false);
   watch_propagation(url);
-  kv_throughput(url);
+  kv_throughput(url, 1);
+  kv_throughput(url, 64);
   raw_js_async(url);
   subscription_threads(url, true);
   subscription_threads(url, false);

@@ -2,7 +2,7 @@
 // loopback (started here), one NatsBackbone with an R3 bucket connected to all three; an
 // asynchronous kv_put every 20 ms while the server leading the bucket is killed with -9. Prints
 // how long writes failed, with which errors, and the slowest completion (nothing may block
-// longer than the op timeout). Usage: nats_failover_bench [--seconds N]. docs/benchmarks.md §7.
+// longer than the op timeout). Usage: nats_failover_bench [--seconds N]. docs/benchmarks.md §8.
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -38,10 +38,12 @@ std::string stream_leader(const std::string& url, const std::string& stream) {
   std::string leader;
   const std::string subject = "$JS.API.STREAM.INFO." + stream;
   if (natsConnection_RequestString(&reply, nc, subject.c_str(), "", 2000) == NATS_OK) {
-    const std::string json(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
+    const std::string json(natsMsg_GetData(reply),
+                           static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
     const std::string needle = "\"leader\":\"";
     if (auto at = json.find(needle); at != std::string::npos) {
-      leader = json.substr(at + needle.size(), json.find('"', at + needle.size()) - at - needle.size());
+      leader =
+          json.substr(at + needle.size(), json.find('"', at + needle.size()) - at - needle.size());
     }
     natsMsg_Destroy(reply);
   }
@@ -62,10 +64,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atoi(argv[i + 1]);
   }
-  const int cluster_ports[3] = {sb::test::NatsServer::free_port(), sb::test::NatsServer::free_port(),
+  const int cluster_ports[3] = {sb::test::NatsServer::free_port(),
+                                sb::test::NatsServer::free_port(),
                                 sb::test::NatsServer::free_port()};
   std::string routes;
-  for (int p : cluster_ports) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(p));
+  for (int p : cluster_ports)
+    routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(p));
   std::vector<std::unique_ptr<sb::test::NatsServer>> servers;
   std::vector<std::string> urls;
   for (int i = 0; i < 3; ++i) {
@@ -97,7 +101,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the cluster did not accept an R3 bucket within 20 s\n");
     return 1;
   }
-  std::printf("cluster formed, R3 bucket created after %.0f ms\n", ms_between(t_form, Clock::now()));
+  std::printf("cluster formed, R3 bucket created after %.0f ms\n",
+              ms_between(t_form, Clock::now()));
   const std::string leader = stream_leader(urls[0], "KV_r3");
   const int victim = leader.size() == 2 ? leader[1] - '1' : -1;
   if (victim < 0 || victim > 2) {
@@ -121,8 +126,9 @@ int main(int argc, char** argv) {
     bb->kv_put("fo.k" + std::to_string(i % 10), "v", {}, ex,
                [&mutex, &outcomes, start](sb::Result<std::uint64_t> r) {
                  std::lock_guard lock(mutex);
-                 outcomes.push_back({start, ms_between(start, Clock::now()),
-                                     std::string(sb::errc_name(r ? sb::Errc::ok : sb::to_errc(r.error())))});
+                 outcomes.push_back(
+                     {start, ms_between(start, Clock::now()),
+                      std::string(sb::errc_name(r ? sb::Errc::ok : sb::to_errc(r.error())))});
                });
     std::this_thread::sleep_for(20ms);
   }

@@ -95,7 +95,8 @@ class Backbone {
   /// on `executor` exactly once: with the first reply, Errc::timeout after `timeout`, or
   /// Errc::unavailable immediately (still posted) when nobody subscribes to `subject`, or
   /// Errc::invalid_argument (posted) on a bad subject. Which subscriber is chosen is the
-  /// implementation's (inproc: inproc_backbone.hpp).
+  /// implementation's (inproc: inproc_backbone.hpp; nats: every plain subscriber and one member
+  /// of each queue group receive it, the first reply wins — so services subscribe in a group).
   virtual void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                        ExecutorPtr executor, ReplyHandler on_reply) = 0;
 

@@ -70,15 +70,15 @@ struct Shared {
   bool stopping = false;
   std::unordered_map<std::uint64_t, Pending> requests;  // by inbox token
   std::set<std::pair<Clock::time_point, std::uint64_t>> deadlines;
-  std::deque<Task> work;          // run by the worker threads
-  Task on_reconnected;            // queued on every reconnect (re-creates the watches)
-  std::string inbox_prefix;       // "_INBOX.<nuid>."
+  std::deque<Task> work;     // run by the worker threads
+  Task on_reconnected;       // queued on every reconnect (re-creates the watches)
+  std::string inbox_prefix;  // "_INBOX.<nuid>."
   std::atomic<std::uint64_t> reconnects{0};
 
   /// Removes and returns the pending request `token`, if it is still pending. Any thread.
   std::optional<Pending> take(std::uint64_t token);
-  /// Queues `task` for the workers unless stopping. Any thread.
-  void enqueue(Task task);
+  /// Queues `task` for the workers; false (task not queued) when stopping. Any thread.
+  bool enqueue(Task task);
 };
 
 /// One subscribe() call; shared by the map of subscriptions and the libnats closure.
@@ -206,8 +206,8 @@ class NatsBackbone final : public Backbone {
   std::unique_ptr<natsConnection, nats_detail::ConnDeleter> conn_;
   std::unique_ptr<jsCtx, nats_detail::JsDeleter> js_;
   std::unique_ptr<kvStore, nats_detail::KvDeleter> kv_;
-  std::string stream_;      // "KV_<bucket>"
-  std::string kv_prefix_;   // "$KV.<bucket>."
+  std::string stream_;             // "KV_<bucket>"
+  std::string kv_prefix_;          // "$KV.<bucket>."
   std::string direct_get_prefix_;  // "$JS.API.DIRECT.GET.KV_<bucket>."
   natsSubscription* inbox_sub_ = nullptr;
 

@@ -1,7 +1,9 @@
 // NatsBackbone, part 1: connection, publish/subscribe, request/reply, lifecycle (design in
 // nats_backbone.hpp and nats_backbone_impl.hpp).
+#include <algorithm>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
 
 #include "backbone/nats_backbone_impl.hpp"
 #include "backbone/subjects.hpp"
@@ -68,7 +70,8 @@ void on_inbox(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
   Shared& shared = *static_cast<SharedClosure*>(closure)->shared;
   const std::string_view subject = natsMsg_GetSubject(msg.get());
   if (subject.size() <= shared.inbox_prefix.size()) return;
-  const std::uint64_t token = std::strtoull(subject.data() + shared.inbox_prefix.size(), nullptr, 10);
+  const std::uint64_t token =
+      std::strtoull(subject.data() + shared.inbox_prefix.size(), nullptr, 10);
   auto pending = shared.take(token);
   if (!pending) return;  // timed out already, or a second reply
   if (natsMsg_IsNoResponders(msg.get())) {
@@ -79,10 +82,21 @@ void on_inbox(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
 }
 
 // The connection-event thread of libnats.
+// No reply can come back to a request in flight once the connection is gone (the server that
+// would route it forgot our inbox), so each ends now with Errc::unavailable instead of at its
+// timeout. (A write in flight may still have been applied: its outcome is unknown, as after a
+// timeout.)
 void on_disconnected(natsConnection*, void* closure) {
   Shared& shared = *static_cast<SharedClosure*>(closure)->shared;
-  std::lock_guard lock(shared.mutex);
-  if (!shared.stopping) spdlog::warn("nats: disconnected");
+  std::unordered_map<std::uint64_t, Shared::Pending> in_flight;
+  {
+    std::lock_guard lock(shared.mutex);
+    if (shared.stopping) return;
+    in_flight.swap(shared.requests);
+    shared.deadlines.clear();
+  }
+  spdlog::warn("nats: disconnected; {} requests in flight fail", in_flight.size());
+  for (auto& [token, pending] : in_flight) pending.complete(nullptr, Errc::unavailable);
 }
 
 void on_reconnected(natsConnection* nc, void* closure) {
@@ -113,13 +127,14 @@ std::optional<Shared::Pending> Shared::take(std::uint64_t token) {
   return p;
 }
 
-void Shared::enqueue(Task task) {
+bool Shared::enqueue(Task task) {
   {
     std::lock_guard lock(mutex);
-    if (stopping) return;
+    if (stopping) return false;
     work.push_back(std::move(task));
   }
   wake.notify_one();
+  return true;
 }
 
 std::unique_ptr<Backbone> make_nats_backbone(NatsOptions options) {
@@ -173,15 +188,15 @@ NatsBackbone::NatsBackbone(NatsOptions options)
     kvConfig cfg;
     check(kvConfig_Init(&cfg), "bucket config");
     cfg.Bucket = options_.bucket.c_str();
-    cfg.History = 1;
+    cfg.History = static_cast<uint8_t>(std::clamp(options_.history, 1, 64));
     cfg.Replicas = options_.replicas;
     cfg.StorageType = js_FileStorage;
     s = js_CreateKeyValue(&kv, js, &cfg);
   }
   if (s != NATS_OK) {
     throw std::runtime_error("nats backbone: cannot open key-value bucket '" + options_.bucket +
-                             "' on " + servers + " (is JetStream enabled, nats-server -js?): " +
-                             nats_error(s));
+                             "' on " + servers +
+                             " (is JetStream enabled, nats-server -js?): " + nats_error(s));
   }
   kv_.reset(kv);
 
@@ -295,10 +310,9 @@ Status NatsBackbone::publish(std::string subject, std::string payload, std::stri
   }
   const int size = static_cast<int>(payload.size());
   const natsStatus s =
-      reply_to.empty()
-          ? natsConnection_Publish(conn_.get(), subject.c_str(), payload.data(), size)
-          : natsConnection_PublishRequest(conn_.get(), subject.c_str(), reply_to.c_str(),
-                                          payload.data(), size);
+      reply_to.empty() ? natsConnection_Publish(conn_.get(), subject.c_str(), payload.data(), size)
+                       : natsConnection_PublishRequest(conn_.get(), subject.c_str(),
+                                                       reply_to.c_str(), payload.data(), size);
   // While reconnecting libnats buffers; an error means that buffer is full or the connection is
   // closed.
   if (s != NATS_OK) return fail(Errc::unavailable);
@@ -317,8 +331,8 @@ Result<SubscriptionId> NatsBackbone::subscribe(std::string subject, std::string 
   natsStatus s =
       queue_group.empty()
           ? natsConnection_Subscribe(&sub, conn_.get(), subject.c_str(), on_message, closure)
-          : natsConnection_QueueSubscribe(&sub, conn_.get(), subject.c_str(),
-                                          queue_group.c_str(), on_message, closure);
+          : natsConnection_QueueSubscribe(&sub, conn_.get(), subject.c_str(), queue_group.c_str(),
+                                          on_message, closure);
   if (s != NATS_OK) {
     delete closure;
     return fail(Errc::unavailable);
@@ -352,13 +366,21 @@ void NatsBackbone::unsubscribe(SubscriptionId id) {
     return;
   }
   watch->open.store(false);
-  std::lock_guard lock(watch->mutex);
-  ++watch->generation;
-  if (watch->sub != nullptr) {
-    (void)natsSubscription_Unsubscribe(watch->sub);
-    natsSubscription_Destroy(watch->sub);
-    watch->sub = nullptr;
+  natsSubscription* consumer = nullptr;
+  {
+    std::lock_guard lock(watch->mutex);
+    ++watch->generation;
+    consumer = std::exchange(watch->sub, nullptr);
   }
+  if (consumer == nullptr) return;
+  // Unsubscribing a JetStream subscription deletes its consumer: a round trip (a timeout while
+  // disconnected), so a worker does it, not the caller's thread. At shutdown the connection's
+  // close ends it instead.
+  auto drop = [consumer] {
+    (void)natsSubscription_Unsubscribe(consumer);
+    natsSubscription_Destroy(consumer);
+  };
+  if (!shared_->enqueue(drop)) natsSubscription_Destroy(consumer);
 }
 
 void NatsBackbone::send_request(const std::string& subject, const std::string& data,

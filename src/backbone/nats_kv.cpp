@@ -158,15 +158,14 @@ template <class R, class Handler, class Op>
 void NatsBackbone::run_async(const ExecutorPtr& executor, Handler done, Op op) {
   SB_CHECK(executor && done);
   auto post = [executor, done = std::move(done)](R result) mutable {
-    executor->post([done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
+    executor->post(
+        [done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
   };
   if (!connected()) return post(R(fail(Errc::unavailable)));
   {
     std::lock_guard lock(shared_->mutex);
     if (shared_->stopping) return;
-    shared_->work.push_back([post = std::move(post), op = std::move(op)]() mutable {
-      post(op());
-    });
+    shared_->work.push_back([post = std::move(post), op = std::move(op)]() mutable { post(op()); });
   }
   shared_->wake.notify_one();
 }
@@ -214,8 +213,8 @@ Result<KvEntry> NatsBackbone::get_now(const std::string& key) {
   if (!connected()) return fail(Errc::unavailable);
   natsMsg* raw = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  const natsStatus s = js_GetLastMsg(&raw, js_.get(), stream_.c_str(), kv_subject(key).c_str(),
-                                     nullptr, &js_error);
+  const natsStatus s =
+      js_GetLastMsg(&raw, js_.get(), stream_.c_str(), kv_subject(key).c_str(), nullptr, &js_error);
   if (s == NATS_NOT_FOUND || js_error == JSNoMessageFoundErr) return fail(Errc::not_found);
   if (s != NATS_OK) return fail(map_status(s, js_error));
   MsgPtr msg(raw);
@@ -256,14 +255,12 @@ Status NatsBackbone::delete_now(const std::string& key, std::uint64_t expected) 
   return fail(Errc::conflict);
 }
 
-// The bucket's current entries: every message it holds in sequence order (IncludeHistory =
-// DeliverAll, for the reason given in start_watch), the latest per key, deletions removing keys.
+// The bucket's current entries: the last message per key (deletion markers removing keys).
 Result<std::vector<KvEntry>> NatsBackbone::list_now(const std::string& prefix) {
   if (!prefix.empty() && !printable(prefix)) return fail(Errc::invalid_argument);
   if (!connected()) return fail(Errc::unavailable);
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
-  wo.IncludeHistory = true;
   kvWatcher* watcher = nullptr;
   natsStatus s = kvStore_Watch(&watcher, kv_.get(), filter_for(prefix).c_str(), &wo);
   if (s != NATS_OK) return fail(map_status(s, static_cast<jsErrCode>(0)));
@@ -301,13 +298,15 @@ Result<std::vector<KvEntry>> NatsBackbone::list_now(const std::string& prefix) {
 
 void NatsBackbone::kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) {
   SB_CHECK(executor && done);
-  if (!valid_subject(key)) return post_now(executor, std::move(done), Result<KvEntry>(fail(Errc::invalid_argument)));
+  if (!valid_subject(key))
+    return post_now(executor, std::move(done), Result<KvEntry>(fail(Errc::invalid_argument)));
   // JetStream direct get (the bucket's stream allows it): the last message on the key's subject.
-  send_request(direct_get_prefix_ + kv_subject(key), "", {}, options_.op_timeout,
-               [executor, done = std::move(done), key](natsMsg* reply, Errc error) mutable {
-                 post_now(executor, std::move(done),
-                          error != Errc::ok ? Result<KvEntry>(fail(error)) : parse_direct_get(reply, key));
-               });
+  send_request(
+      direct_get_prefix_ + kv_subject(key), "", {}, options_.op_timeout,
+      [executor, done = std::move(done), key](natsMsg* reply, Errc error) mutable {
+        post_now(executor, std::move(done),
+                 error != Errc::ok ? Result<KvEntry>(fail(error)) : parse_direct_get(reply, key));
+      });
 }
 
 void NatsBackbone::write_async(std::string key, std::string value, const char* expected,
@@ -371,8 +370,8 @@ void NatsBackbone::kv_delete(std::string key, std::uint64_t expected, ExecutorPt
   run_async<Status>(executor, std::move(done),
                     [this, key, expected] { return kv_delete(key, expected); });
 }
-void NatsBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl,
-                              ExecutorPtr executor, KvStatusHandler done) {
+void NatsBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
+                              KvStatusHandler done) {
   run_async<Status>(executor, std::move(done), [this, key, ttl] { return kv_refresh(key, ttl); });
 }
 void NatsBackbone::kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) {
@@ -434,12 +433,8 @@ Status NatsBackbone::start_watch(const std::shared_ptr<WatchState>& watch) {
     std::lock_guard lock(watch->mutex);
     generation = ++watch->generation;
     if (!watch->initial_done) {
-      // Everything the stream holds, not "last per subject": in 2.9.10 a last-per-subject
-      // consumer can skip a key overwritten while it delivers (KvWatchIsGapFreeUnderConcurrent-
-      // Writers caught it), whereas in sequence order an overwritten value is replaced by a later
-      // one before the consumer reports nothing pending. With History 1 it is the same data.
       watch->initial.clear();
-      so.Config.DeliverPolicy = js_DeliverAll;
+      so.Config.DeliverPolicy = js_DeliverLastPerSubject;
     } else if (watch->last_revision > 0) {
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = watch->last_revision + 1;

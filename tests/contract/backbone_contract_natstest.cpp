@@ -95,7 +95,14 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
   ASSERT_EQ(code(b->kv_put("r.b", "2")), "ok");
   ASSERT_TRUE(events->wait_size(2));
 
+  auto in_flight = std::make_shared<Replies>();  // a request nobody answers, 30 s timeout
+  ASSERT_TRUE(b->subscribe("t.silent", "", ex, [](Message) {}));
+  a->request("t.silent", "x", 30s, ex, record_to(in_flight));
+
   server.kill9();
+  // The request in flight ends when the connection is lost, not at its timeout.
+  ASSERT_TRUE(in_flight->wait_size(1));
+  EXPECT_EQ(code(in_flight->items()[0]), "unavailable");
   // While it is down: KV calls and requests fail with unavailable (not a hang, not a timeout).
   // (A call that started before its connection noticed may end in timeout instead: wait until
   // both have noticed.)

@@ -782,8 +782,10 @@ TEST_P(BackboneContractTest, KvAsyncCompletesOnTheExecutorNeverInline) {
                   [note](Result<std::uint64_t> r) { note("create:" + std::string(code(r))); });
     bb->kv_update("async.k", "v", 0, {}, ex,
                   [note](Result<std::uint64_t> r) { note("update:" + std::string(code(r))); });
-    bb->kv_delete("async.missing", 0, ex, [note](Status r) { note("delete:" + std::string(code(r))); });
-    bb->kv_refresh("async.k", {}, ex, [note](Status r) { note("refresh:" + std::string(code(r))); });
+    bb->kv_delete("async.missing", 0, ex,
+                  [note](Status r) { note("delete:" + std::string(code(r))); });
+    bb->kv_refresh("async.k", {}, ex,
+                   [note](Status r) { note("refresh:" + std::string(code(r))); });
     bb->kv_list("async.k", ex, [note](Result<std::vector<KvEntry>> r) {
       note("list:" + std::string(code(r)) + (r ? std::to_string(r->size()) : ""));
     });

@@ -54,8 +54,8 @@ class NatsServer {
     if (pid_ == 0) {
       FILE* out = std::freopen(log.c_str(), "a", stdout);
       if (out != nullptr) dup2(fileno(stdout), STDERR_FILENO);
-      std::vector<const char*> argv = {"nats-server", "-js", "-a", "127.0.0.1", "-p",
-                                       port.c_str(), "-sd", store.c_str()};
+      std::vector<const char*> argv = {"nats-server", "-js",        "-a",  "127.0.0.1",
+                                       "-p",          port.c_str(), "-sd", store.c_str()};
       for (const std::string& a : extra_) argv.push_back(a.c_str());
       argv.push_back(nullptr);
       execv("/usr/sbin/nats-server", const_cast<char* const*>(argv.data()));

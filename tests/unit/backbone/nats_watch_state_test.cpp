@@ -56,10 +56,10 @@ class WatchStateTest : public ::testing::Test {
 TEST_F(WatchStateTest, InitialValuesComeInKeyOrderOnceNothingIsPending) {
   state_->on_message(1, put("p.b", 3), 4);
   state_->on_message(1, put("p.c", 5), 3);
-  state_->on_message(1, del("p.c", 6), 2);   // deleted before the snapshot ends: not in it
+  state_->on_message(1, del("p.c", 6), 2);  // deleted before the snapshot ends: not in it
   state_->on_message(1, put("p.a", 7), 1);
   EXPECT_TRUE(seen().empty()) << "nothing before the initial values are complete";
-  state_->on_message(1, put("p.b", 8), 0);   // overwritten during delivery: the latest counts
+  state_->on_message(1, put("p.b", 8), 0);  // overwritten during delivery: the latest counts
   EXPECT_EQ(seen(), (std::vector<std::string>{"p.a@7", "p.b@8"}));
   state_->on_message(1, del("p.a", 9), 0);
   state_->on_message(1, put("p.d", 10), 0);
@@ -70,9 +70,9 @@ TEST_F(WatchStateTest, AReCreatedConsumerNeitherRepeatsNorMixesGenerations) {
   state_->initial_done = true;  // a watch without initial values
   state_->on_message(1, put("p.a", 4), 0);
   state_->on_message(1, put("p.b", 5), 0);
-  state_->generation = 2;                      // re-created after a reconnect
-  state_->on_message(1, put("p.c", 6), 0);     // a late message of the old consumer
-  state_->on_message(2, put("p.b", 5), 1);     // already delivered
+  state_->generation = 2;                   // re-created after a reconnect
+  state_->on_message(1, put("p.c", 6), 0);  // a late message of the old consumer
+  state_->on_message(2, put("p.b", 5), 1);  // already delivered
   state_->on_message(2, put("p.c", 6), 0);
   EXPECT_EQ(seen(), (std::vector<std::string>{"p.a@4", "p.b@5", "p.c@6"}));
 }
