@@ -6,7 +6,9 @@
 // with PQconnectStartParams/PQconnectPoll under connect_timeout, sets statement_timeout on the
 // session, prepares each statement on first use (again after a reconnect), and waits for every
 // answer with poll() until statement_timeout + connect_timeout (a server that stops answering —
-// frozen, partitioned — costs that, never a hang; the connection is then dropped). A call that
+// frozen, partitioned — costs that, never a hang; the connection is then dropped, and the
+// server's own statement_timeout ends the orphaned statement; no cancel request is sent, since
+// PG15's PQcancel blocks without a timeout). A call that
 // finds the connection broken reconnects first; a failed connect answers Errc::unavailable at
 // once and the next attempts back off (50 ms doubling to 1 s, during which calls fail fast), so
 // a database that is down costs each call at most one connect timeout and the connection comes

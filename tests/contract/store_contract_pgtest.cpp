@@ -3,6 +3,7 @@
 // under concurrent start-up, the shared connection pool, and a database that goes away and
 // comes back under a live Store object. If the server cannot start, every test here fails.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -153,6 +154,39 @@ TEST(PgStoreTest, AFactorysStoresShareAPoolOfPoolSizeConnections) {
   EXPECT_GE(connections, 1);
   EXPECT_LE(connections, 2);  // pool_size, although four threads each had a Store
   factory = nullptr;
+  server.drop_database(db);
+}
+
+TEST(PgStoreTest, AStatementBlockedPastTheStatementTimeoutIsUnavailableAndKeepsItsConnection) {
+  PgServer& server = shared_server();
+  const std::string db = server.create_database();
+  std::unique_ptr<Store> store = open_store(pg_options(server.conninfo(db)));
+  const PlayerId xia = store->accounts().create("xia", "h", "lobby", kNow).value();
+  const std::string backends_sql =
+      "SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity "
+      "WHERE application_name = 'switchboard' AND datname = current_database()";
+  const std::string before = server.query(db, backends_sql);
+  ASSERT_FALSE(before.empty());
+
+  // Another session holds the account's row lock in an open transaction.
+  PGconn* locker = PQconnectdb(server.conninfo(db).c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK) << PQerrorMessage(locker);
+  PQclear(PQexec(locker, "BEGIN"));
+  PGresult* locked = PQexec(locker, ("UPDATE accounts SET zone = 'x' WHERE id = " +
+                                     std::to_string(xia.value)).c_str());
+  ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQerrorMessage(locker);
+  PQclear(locked);
+
+  // The server cancels the waiting statement after statement_timeout_ms (set on the session):
+  // the answer is UNAVAILABLE and the connection stays (the client-side deadline would drop it).
+  EXPECT_EQ(error_of(within_bound([&] { return store->accounts().record_failed_login(xia, 10); })),
+            Errc::unavailable);
+  PQclear(PQexec(locker, "ROLLBACK"));
+  PQfinish(locker);
+
+  EXPECT_EQ(store->accounts().record_failed_login(xia, 10).value().failed_logins, 1u);
+  EXPECT_EQ(server.query(db, backends_sql), before) << "the same server session served both calls";
+  store.reset();
   server.drop_database(db);
 }
 
