@@ -74,7 +74,52 @@ use_store() {
     *) echo "STORE must be sqlite or postgres" >&2; return 1 ;;
   esac
 }
-trap 'stop_server; stop_postgres' EXIT
+
+# ENGINES=nats+postgres runs the node on the NATS backbone (a throw-away nats-server with
+# JetStream in $NATS_DIR on 127.0.0.1:$NATS_PORT, KV bucket R1) and a throw-away PostgreSQL (as
+# STORE=postgres). ENGINES=inproc+sqlite (the default) is the embedded single node.
+ENGINES="${ENGINES:-inproc+sqlite}"
+NATS_PORT=7842
+NATS_MON_PORT=7843  # nats-server monitoring (/varz: message counts, to count round trips)
+NATS_DIR=/tmp/sb-bench-nats
+NATS_PID=""
+stop_nats() {
+  [ -n "$NATS_PID" ] && kill -TERM "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null || true
+  NATS_PID=""
+}
+start_nats() {
+  stop_nats
+  rm -rf "$NATS_DIR"
+  mkdir -p "$NATS_DIR"
+  nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON_PORT" -sd "$NATS_DIR/store" >"$NATS_DIR/server.log" 2>&1 &
+  NATS_PID=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nats-server did not start (see $NATS_DIR/server.log)" >&2
+  return 1
+}
+# nats_msgs: "in_msgs out_msgs" of the bench nats-server (messages clients sent / were sent).
+nats_msgs() {
+  curl -sf "http://127.0.0.1:$NATS_MON_PORT/varz" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["in_msgs"], d["out_msgs"])' 2>/dev/null || echo "0 0"
+}
+# use_engines: starts what ENGINES needs and fills STORE_ARGS (backbone and store settings).
+use_engines() {
+  case "$ENGINES" in
+    inproc+sqlite) STORE=sqlite; use_store ;;
+    inproc+postgres) STORE=postgres; use_store ;;
+    nats+postgres)
+      STORE=postgres
+      use_store
+      start_nats
+      STORE_ARGS+=(--set node.backbone=nats --set "nats.servers=[\"nats://127.0.0.1:$NATS_PORT\"]")
+      ;;
+    *) echo "ENGINES must be inproc+sqlite, inproc+postgres or nats+postgres" >&2; return 1 ;;
+  esac
+}
+trap 'stop_server; stop_postgres; stop_nats' EXIT
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 metric() { curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }

@@ -2,12 +2,14 @@
 # Benchmark: password-login storm with OWASP argon2id (t=2, m=19 MiB). N pre-registered bots log
 # in as fast as the server takes them; reports logins per second (bots) and the server's
 # event-loop lag p50/p99 during the storm (from sb_event_loop_lag_seconds histogram deltas).
-# Usage: [STORE=sqlite|postgres] bench/login_storm.sh [bots=2000] [hash_workers=1]
+# Usage: [STORE=sqlite|postgres | ENGINES=inproc+sqlite|nats+postgres] bench/login_storm.sh [bots=2000]
+#        [hash_workers=1]   (ENGINES, bench/lib.sh, also starts a throw-away nats-server)
 source "$(dirname "$0")/lib.sh"
 N="${1:-2000}"
 W="${2:-1}"
 build_release
-use_store
+if [ "$ENGINES" = inproc+sqlite ] && [ "$STORE" = postgres ]; then ENGINES=inproc+postgres; fi
+use_engines
 # Long enough for every hash (about 12 ms each, plus an fsync per registration) on W workers.
 D=$(( N * 25 / 1000 / W + 15 ))
 # Register the accounts with real hashing, then restart so the storm starts cold.
@@ -26,5 +28,5 @@ bots --bots "$N" --duration "$D" --chat-rate 0 --ramp 20000 --mode login --quiet
    || true
 scrape /tmp/sb-lag1.txt
 rm -rf /tmp/sb-bench-data
-echo "store: $STORE"
-python3 "$ROOT/bench/lag_quantiles.py" /tmp/sb-lag0.txt /tmp/sb-lag1.txt /tmp/sb-login.json "$W"
+echo "store: $STORE, engines: $ENGINES"
+python3 "$ROOT/bench/lag_quantiles.py" /tmp/sb-lag0.txt /tmp/sb-lag1.txt /tmp/sb-login.json "$W" login_storm "$ENGINES"

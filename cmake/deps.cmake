@@ -6,6 +6,8 @@ find_package(Protobuf REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+# libnats 3.4 (the NATS backbone); nats-server itself is needed only by the *_natstest tests.
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
@@ -13,8 +15,6 @@ find_package(tomlplusplus REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
-# libnats 3.4 (the NATS backbone); nats-server itself is needed only by the *_natstest tests.
-pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 
 add_library(sb_asio INTERFACE)
 target_link_libraries(sb_asio INTERFACE Boost::system Threads::Threads)

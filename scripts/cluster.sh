@@ -2,12 +2,14 @@
 # A whole Switchboard cluster on this machine, on loopback (docs/cluster.md):
 #   three nats-server processes clustered with routes and JetStream, one PostgreSQL 15 server,
 #   and N switchboard nodes (default 3) with their own ports, roles and generated TOML.
-# Usage: scripts/cluster.sh up [N] | status | down
+# Usage: scripts/cluster.sh up [N] | status | smoke | down
 #   up      installs what is missing (scripts/setup.sh, nats-server, postgresql), builds
 #           (scripts/build.sh release; SB_CLUSTER_NO_BUILD=1 skips it), starts whatever is not
 #           running yet. Idempotent: running processes are left alone, never started twice.
 #   status  every process (pid, alive, ports), the NATS cluster (routes, JetStream) and the
-#           membership view of each node (GET /v1/nodes on its admin port).
+#           membership view of each node (GET /v1/nodes on its admin port); exits 1 unless
+#           every node sees all N nodes.
+#   smoke   registers a new player through node-1 and logs it in through node-2 (sb-cli).
 #   down    stops exactly the processes it started, by their PID files (nodes first, then
 #           PostgreSQL, then NATS). Data stays in the folder; `down --purge` also deletes it.
 # Everything lives under data/cluster/ (SB_CLUSTER_DIR to move it). Ports (loopback only):
@@ -338,10 +340,12 @@ cmd_status() {
     say "nats-$i: routes $routes, JetStream $js"
   done
   say ""
+  local agree=0
   for i in $(seq 1 "$n"); do
     tcp=$(node_tcp "$i")
     local view
     if view=$(curl -sf --max-time 2 "http://127.0.0.1:$((tcp + 2))/v1/nodes"); then
+      [ "$(printf '%s' "$view" | json_get "len(d['nodes'])")" = "$n" ] && agree=$((agree + 1))
       say "node-$i sees:"
       printf '%s' "$view" | python3 -c '
 import json, sys
@@ -355,6 +359,30 @@ for m in d["nodes"]:
       say "node-$i: no answer on admin port $((tcp + 2))"
     fi
   done
+  say ""
+  if [ "$agree" = "$n" ]; then
+    say "membership: every node sees all $n nodes"
+  else
+    say "membership: only $agree of $n nodes see all $n nodes"
+    return 1
+  fi
+}
+
+# A player registered through node 1 logs in through node 2 (the shared PostgreSQL store and the
+# session directory on NATS), with sb-cli over real sockets.
+cmd_smoke() {
+  local cli=$ROOT/build/release/apps/sb-cli/sb-cli name out
+  [ -x "$cli" ] || die "$cli is not built (cmake --build build/release --target sb-cli)"
+  [ "$(node_count)" -ge 2 ] || die "smoke needs at least 2 nodes"
+  name="smoke$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')"
+  out=$( (sleep 1; echo "/register $name smoke-password-1"; sleep 2; echo /quit) |
+    timeout 15 "$cli" --no-reconnect --port "$(node_tcp 1)" 2>&1) || true
+  grep -q "registered as $name" <<<"$out" || { say "$out"; die "registration through node-1 failed"; }
+  say "smoke: $name registered through node-1"
+  out=$( (sleep 1; echo "/login $name smoke-password-1"; sleep 2; echo /quit) |
+    timeout 15 "$cli" --no-reconnect --port "$(node_tcp 2)" 2>&1) || true
+  grep -q "logged in as $name" <<<"$out" || { say "$out"; die "login through node-2 failed"; }
+  say "smoke: $name logged in through node-2 ($(grep -o "logged in as $name ([^)]*)" <<<"$out"))"
 }
 
 stop_pid() {  # stop_pid NAME MARKER SIGNAL_WAIT_S
@@ -400,5 +428,6 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   status) cmd_status ;;
   down) shift; cmd_down "$@" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  smoke) cmd_smoke ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
