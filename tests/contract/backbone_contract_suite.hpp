@@ -528,8 +528,8 @@ TEST_P(BackboneContractTest, KvDeleteChecksExpectedRevision) {
   EXPECT_EQ(code(kv_get_sync(bb(), "kv.d")), "not_found");
   EXPECT_EQ(code(kv_delete_sync(bb(), "kv.d", r1)), "not_found");
 
-  ASSERT_EQ(code(kv_create_sync(bb(), "kv.d", "again")),
-            "ok");                                      // a deleted key can be created again
+  // A deleted key can be created again.
+  ASSERT_EQ(code(kv_create_sync(bb(), "kv.d", "again")), "ok");
   EXPECT_EQ(code(kv_delete_sync(bb(), "kv.d")), "ok");  // expected 0: unconditional
   EXPECT_EQ(code(kv_delete_sync(bb(), "kv.d")), "not_found");
   EXPECT_EQ(code(kv_list_sync(bb(), "kv.d")), "ok");
@@ -808,8 +808,8 @@ TEST_P(BackboneContractTest, KvAsyncCompletesOnTheExecutorNeverInline) {
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{
                      "bad:invalid_argument:posted", "create:already_exists:posted",
-                     "delete:not_found:posted", "get:ok:posted", "list:ok1:posted", "put:ok:posted",
-                     "refresh:ok:posted", "update:conflict:posted"}));
+                     "delete:not_found:posted", "get:ok:posted", "list:ok1:posted",
+                     "put:ok:posted", "refresh:ok:posted", "update:conflict:posted"}));
 }
 
 TEST_P(BackboneContractTest, KvAsyncOnOneExecutorAgreesWithTheBlockingHelpers) {
