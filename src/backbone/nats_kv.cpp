@@ -1,6 +1,7 @@
 // NatsBackbone, part 2: the key-value store on a JetStream KV bucket, and watches (design in
-// nats_backbone.hpp). Every *_now function blocks on the network: it runs on a worker thread (the
-// asynchronous forms) or on the caller's thread (the transitional synchronous forms).
+// nats_backbone.hpp). Every *_now function blocks on the network, so it runs only as a task on a
+// worker thread (delete, refresh, list, and a create over a deletion marker); there is no
+// synchronous KV form.
 #include <algorithm>
 #include <string_view>
 

@@ -758,7 +758,7 @@ TEST_P(BackboneContractTest, KvConcurrentCreateAndUpdateHaveExactlyOneWinner) {
   }
 }
 
-// ---- key-value store, asynchronous forms
+// ---- key-value store, asynchronous calls on the test's own executor
 
 // Starts one asynchronous KV call with `start(done)` and waits for its completion.
 template <class R, class Start>
