@@ -167,20 +167,31 @@ void watch_propagation(const std::string& url) {
   auto ex = std::make_shared<sb::test::QueueExecutor>();
   auto lat = std::make_shared<std::vector<double>>();
   auto seen = std::make_shared<std::atomic<int>>(0);
-  (void)a->kv_watch("prop.", false, ex, [lat, seen](sb::backbone::KvEvent e) {
+  auto failed = std::make_shared<std::atomic<int>>(0);  // puts that did not succeed
+  auto watch = a->kv_watch("prop.", false, ex, [lat, seen](sb::backbone::KvEvent e) {
     const std::int64_t sent = std::stoll(e.entry.value);
     lat->push_back(static_cast<double>(now_ns() - sent) / 1000.0);
     ++*seen;
   });
+  if (!watch) {
+    std::printf("kv put -> watch: kv_watch failed: %s\n", watch.error().message().c_str());
+    return;
+  }
   constexpr int kPuts = 1000;
   for (int i = 0; i < kPuts; ++i) {
-    (void)b->kv_put("prop.k" + std::to_string(i % 10), std::to_string(now_ns()));
+    b->kv_put("prop.k" + std::to_string(i % 10), std::to_string(now_ns()), {}, ex,
+              [failed](sb::Result<std::uint64_t> r) {
+                if (!r) ++*failed;
+              });
     std::this_thread::sleep_for(1ms);
   }
   const auto deadline = Clock::now() + 10s;
-  while (seen->load() < kPuts && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (seen->load() + failed->load() < kPuts && Clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
   ex->stop();
   percentiles("kv put -> watch on other instance", *lat);
+  if (failed->load() != 0) std::printf("  (%d of %d puts failed)\n", failed->load(), kPuts);
 }
 
 // ---- 4b. asynchronous KV throughput: 20,000 calls in flight from one thread

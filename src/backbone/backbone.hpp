@@ -100,64 +100,50 @@ class Backbone {
   virtual void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                        ExecutorPtr executor, ReplyHandler on_reply) = 0;
 
-  // ---- key-value store, asynchronous (the form shard code uses)
+  // ---- key-value store (asynchronous only: issue 7 §1, no blocking round trip on a shard)
   //
   // Each call starts the operation and returns at once; `done` runs exactly once, on `executor`,
-  // never inline inside the call, with the same result the synchronous form below documents.
-  // Over a network each is a round trip, so a shard never waits for one. Errors beyond the
-  // per-operation ones: Errc::unavailable (not connected to the backbone, or the bucket has no
-  // leader), Errc::timeout (no answer within the implementation's KV timeout). When the
-  // backbone is destroyed, completions not yet posted are dropped without being called. `done`
-  // must not be empty; a caller that does not need the value still counts a failure.
+  // never inline inside the call. Over a network each is a round trip, so nothing waits for one.
+  // Every operation may also end with: Errc::invalid_argument (a bad key, a negative ttl, or a
+  // non-zero ttl where per-key TTL is not supported: nats), Errc::unavailable (not connected to
+  // the backbone, or the bucket has no leader), Errc::timeout (no answer within the
+  // implementation's KV timeout; a write's outcome is then unknown). When the backbone is
+  // destroyed, completions not yet posted are dropped without being called. `done` must not be
+  // empty; a caller that does not need the value still counts a failure. (Tests block on these
+  // through tests/fakes/kv_sync.hpp.)
 
+  /// Reads the key: its current entry, or Errc::not_found.
   virtual void kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) = 0;
+
+  /// Writes unconditionally: the new revision. `ttl` zero = no expiry; otherwise the key expires
+  /// (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`. Every write
+  /// (put, create, update) sets the expiry from its own `ttl`.
   virtual void kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
                       ExecutorPtr executor, KvRevisionHandler done) = 0;
+
+  /// Writes only if the key does not exist: the new revision, or Errc::already_exists.
   virtual void kv_create(std::string key, std::string value, std::chrono::milliseconds ttl,
                          ExecutorPtr executor, KvRevisionHandler done) = 0;
+
+  /// Writes only if the key's current revision is `expected`: the new revision, or
+  /// Errc::conflict (also when the key does not exist, and for `expected` 0).
   virtual void kv_update(std::string key, std::string value, std::uint64_t expected,
                          std::chrono::milliseconds ttl, ExecutorPtr executor,
                          KvRevisionHandler done) = 0;
+
+  /// Deletes the key; with `expected` non-zero only if its revision matches (else
+  /// Errc::conflict). Deleting a missing key is Errc::not_found.
   virtual void kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
                          KvStatusHandler done) = 0;
+
+  /// Extends the key's time-to-live to `ttl` from now without changing value or revision; zero
+  /// removes the expiry (without per-key TTL: only checks that the key exists; non-zero is
+  /// Errc::invalid_argument). Errc::not_found if the key does not exist.
   virtual void kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
                           KvStatusHandler done) = 0;
+
+  /// All current entries whose key starts with `prefix` (empty: all), ordered by key.
   virtual void kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) = 0;
-
-  // ---- key-value store, synchronous (TRANSITIONAL, issue 7: removed once every shard caller
-  // uses the asynchronous form above; never call these on a shard thread)
-
-  /// Current entry, or Errc::not_found.
-  virtual Result<KvEntry> kv_get(const std::string& key) = 0;
-
-  /// Writes unconditionally; returns the new revision. `ttl` zero = no expiry; otherwise the key
-  /// expires (KvOp::expired to watchers) unless written again (or refreshed) within `ttl`. Every
-  /// write (put, create, update) sets the expiry from its own `ttl`. A negative ttl, or a
-  /// non-zero one where per-key TTL is not supported (nats), is Errc::invalid_argument.
-  virtual Result<std::uint64_t> kv_put(const std::string& key, std::string value,
-                                       std::chrono::milliseconds ttl = {}) = 0;
-
-  /// Writes only if the key does not exist: new revision, or Errc::already_exists.
-  virtual Result<std::uint64_t> kv_create(const std::string& key, std::string value,
-                                          std::chrono::milliseconds ttl = {}) = 0;
-
-  /// Writes only if the key's current revision is `expected`: new revision, or Errc::conflict
-  /// (including when the key does not exist).
-  virtual Result<std::uint64_t> kv_update(const std::string& key, std::string value,
-                                          std::uint64_t expected,
-                                          std::chrono::milliseconds ttl = {}) = 0;
-
-  /// Deletes the key; with `expected` non-zero only if its revision matches (else Errc::conflict).
-  /// Deleting a missing key returns Errc::not_found.
-  virtual Status kv_delete(const std::string& key, std::uint64_t expected = 0) = 0;
-
-  /// Extends the key's time-to-live to `ttl` from now without changing value or revision.
-  /// Zero removes the expiry (without per-key TTL: only checks that the key exists; non-zero is
-  /// Errc::invalid_argument). Errc::not_found if the key does not exist.
-  virtual Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) = 0;
-
-  /// All current entries whose key starts with `prefix`, ordered by key.
-  virtual Result<std::vector<KvEntry>> kv_list(const std::string& prefix) = 0;
 
   /// Watches keys starting with `prefix`. If `initial` is true the current entries are delivered
   /// first as KvOp::put events in key order; then every later change in revision order, with no

@@ -233,43 +233,42 @@ namespace {
 template <class R, class Handler>
 void post_result(const ExecutorPtr& executor, Handler done, R result) {
   SB_CHECK(executor && done);
-  executor->post([done = std::move(done), result = std::move(result)]() mutable {
-    done(std::move(result));
-  });
+  executor->post(
+      [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
 }  // namespace
 
 void InprocBackbone::kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) {
-  post_result(executor, std::move(done), kv_get(key));
+  post_result(executor, std::move(done), get_now(key));
 }
 void InprocBackbone::kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
                             ExecutorPtr executor, KvRevisionHandler done) {
-  post_result(executor, std::move(done), kv_put(key, std::move(value), ttl));
+  post_result(executor, std::move(done), put_now(key, std::move(value), ttl));
 }
 void InprocBackbone::kv_create(std::string key, std::string value, std::chrono::milliseconds ttl,
                                ExecutorPtr executor, KvRevisionHandler done) {
-  post_result(executor, std::move(done), kv_create(key, std::move(value), ttl));
+  post_result(executor, std::move(done), create_now(key, std::move(value), ttl));
 }
 void InprocBackbone::kv_update(std::string key, std::string value, std::uint64_t expected,
                                std::chrono::milliseconds ttl, ExecutorPtr executor,
                                KvRevisionHandler done) {
-  post_result(executor, std::move(done), kv_update(key, std::move(value), expected, ttl));
+  post_result(executor, std::move(done), update_now(key, std::move(value), expected, ttl));
 }
 void InprocBackbone::kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
                                KvStatusHandler done) {
-  post_result(executor, std::move(done), kv_delete(key, expected));
+  post_result(executor, std::move(done), delete_now(key, expected));
 }
 void InprocBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl,
                                 ExecutorPtr executor, KvStatusHandler done) {
-  post_result(executor, std::move(done), kv_refresh(key, ttl));
+  post_result(executor, std::move(done), refresh_now(key, ttl));
 }
 void InprocBackbone::kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) {
-  post_result(executor, std::move(done), kv_list(prefix));
+  post_result(executor, std::move(done), list_now(prefix));
 }
 
-// ---- key-value store
+// ---- key-value store: the operations themselves, run on the calling thread
 
-Result<KvEntry> InprocBackbone::kv_get(const std::string& key) {
+Result<KvEntry> InprocBackbone::get_now(const std::string& key) {
   if (!valid_subject(key)) return fail(Errc::invalid_argument);
   return locked([&](Posts&) -> Result<KvEntry> {
     auto it = kv_.find(key);
@@ -278,16 +277,16 @@ Result<KvEntry> InprocBackbone::kv_get(const std::string& key) {
   });
 }
 
-Result<std::uint64_t> InprocBackbone::kv_put(const std::string& key, std::string value,
-                                             std::chrono::milliseconds ttl) {
+Result<std::uint64_t> InprocBackbone::put_now(const std::string& key, std::string value,
+                                              std::chrono::milliseconds ttl) {
   if (!valid_key_and_ttl(key, ttl)) return fail(Errc::invalid_argument);
   return locked([&](Posts& posts) -> Result<std::uint64_t> {
     return write_locked(key, std::move(value), ttl, posts);
   });
 }
 
-Result<std::uint64_t> InprocBackbone::kv_create(const std::string& key, std::string value,
-                                                std::chrono::milliseconds ttl) {
+Result<std::uint64_t> InprocBackbone::create_now(const std::string& key, std::string value,
+                                                 std::chrono::milliseconds ttl) {
   if (!valid_key_and_ttl(key, ttl)) return fail(Errc::invalid_argument);
   return locked([&](Posts& posts) -> Result<std::uint64_t> {
     if (kv_.contains(key)) return fail(Errc::already_exists);
@@ -295,9 +294,9 @@ Result<std::uint64_t> InprocBackbone::kv_create(const std::string& key, std::str
   });
 }
 
-Result<std::uint64_t> InprocBackbone::kv_update(const std::string& key, std::string value,
-                                                std::uint64_t expected,
-                                                std::chrono::milliseconds ttl) {
+Result<std::uint64_t> InprocBackbone::update_now(const std::string& key, std::string value,
+                                                 std::uint64_t expected,
+                                                 std::chrono::milliseconds ttl) {
   if (!valid_key_and_ttl(key, ttl)) return fail(Errc::invalid_argument);
   return locked([&](Posts& posts) -> Result<std::uint64_t> {
     auto it = kv_.find(key);
@@ -306,7 +305,7 @@ Result<std::uint64_t> InprocBackbone::kv_update(const std::string& key, std::str
   });
 }
 
-Status InprocBackbone::kv_delete(const std::string& key, std::uint64_t expected) {
+Status InprocBackbone::delete_now(const std::string& key, std::uint64_t expected) {
   if (!valid_subject(key)) return fail(Errc::invalid_argument);
   return locked([&](Posts& posts) -> Status {
     auto it = kv_.find(key);
@@ -317,7 +316,7 @@ Status InprocBackbone::kv_delete(const std::string& key, std::uint64_t expected)
   });
 }
 
-Status InprocBackbone::kv_refresh(const std::string& key, std::chrono::milliseconds ttl) {
+Status InprocBackbone::refresh_now(const std::string& key, std::chrono::milliseconds ttl) {
   if (!valid_key_and_ttl(key, ttl)) return fail(Errc::invalid_argument);
   return locked([&](Posts&) -> Status {
     auto it = kv_.find(key);
@@ -327,7 +326,7 @@ Status InprocBackbone::kv_refresh(const std::string& key, std::chrono::milliseco
   });
 }
 
-Result<std::vector<KvEntry>> InprocBackbone::kv_list(const std::string& prefix) {
+Result<std::vector<KvEntry>> InprocBackbone::list_now(const std::string& prefix) {
   return locked([&](Posts&) -> Result<std::vector<KvEntry>> {
     std::vector<KvEntry> out;
     for (auto it = kv_.lower_bound(prefix); it != kv_.end() && it->first.starts_with(prefix);

@@ -16,6 +16,9 @@
 // and the first publish there completes it. The sweeper thread wakes every sweep_interval to
 // expire keys and time out requests (so a timeout fires up to one interval late); every call also
 // expires due keys first, so an expired key is never visible between sweeps.
+// Key-value calls are asynchronous only (backbone.hpp), but nothing here waits on a network: each
+// does its work at once on the calling thread under the mutex (private *_now helpers), posts the
+// watch events it caused, then posts its completion to the caller's executor.
 // Threading: public methods from any thread; no handler and no Executor::post runs under the
 // mutex. unsubscribe() also stops events already queued for that subscription from reaching its
 // handler. Destruction joins the sweeper and drops outstanding requests without calling them;
@@ -101,7 +104,8 @@ class InprocBackbone final : public Backbone {
   void request(std::string subject, std::string payload, std::chrono::milliseconds timeout,
                ExecutorPtr executor, ReplyHandler on_reply) override;
 
-  // Asynchronous forms: the synchronous operation, its result posted to `executor`.
+  // Each runs the operation at once on the calling thread (the *_now helpers below) and posts
+  // its result to `executor`.
   void kv_get(std::string key, ExecutorPtr executor, KvEntryHandler done) override;
   void kv_put(std::string key, std::string value, std::chrono::milliseconds ttl,
               ExecutorPtr executor, KvRevisionHandler done) override;
@@ -116,16 +120,6 @@ class InprocBackbone final : public Backbone {
                   KvStatusHandler done) override;
   void kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) override;
 
-  Result<KvEntry> kv_get(const std::string& key) override;
-  Result<std::uint64_t> kv_put(const std::string& key, std::string value,
-                               std::chrono::milliseconds ttl) override;
-  Result<std::uint64_t> kv_create(const std::string& key, std::string value,
-                                  std::chrono::milliseconds ttl) override;
-  Result<std::uint64_t> kv_update(const std::string& key, std::string value, std::uint64_t expected,
-                                  std::chrono::milliseconds ttl) override;
-  Status kv_delete(const std::string& key, std::uint64_t expected) override;
-  Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) override;
-  Result<std::vector<KvEntry>> kv_list(const std::string& prefix) override;
   Result<SubscriptionId> kv_watch(std::string prefix, bool initial, ExecutorPtr executor,
                                   KvEventHandler handler) override;
 
@@ -167,6 +161,19 @@ class InprocBackbone final : public Backbone {
     ExecutorPtr executor;
     std::shared_ptr<EventBox> box;
   };
+
+  // The key-value operations behind the asynchronous forms: run on the calling thread, results
+  // as backbone.hpp documents them per operation. Take mutex_ (through locked()).
+  Result<KvEntry> get_now(const std::string& key);
+  Result<std::uint64_t> put_now(const std::string& key, std::string value,
+                                std::chrono::milliseconds ttl);
+  Result<std::uint64_t> create_now(const std::string& key, std::string value,
+                                   std::chrono::milliseconds ttl);
+  Result<std::uint64_t> update_now(const std::string& key, std::string value,
+                                   std::uint64_t expected, std::chrono::milliseconds ttl);
+  Status delete_now(const std::string& key, std::uint64_t expected);
+  Status refresh_now(const std::string& key, std::chrono::milliseconds ttl);
+  Result<std::vector<KvEntry>> list_now(const std::string& prefix);
 
   // Runs body(posts) under mutex_ after expiring due keys, then posts what it collected.
   template <class Body>

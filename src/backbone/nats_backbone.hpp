@@ -18,7 +18,7 @@
 // with a reply subject of the shared inbox, the answer parsed on the libnats thread and posted,
 // so thousands can be in flight; delete, refresh, list and a create over a deletion marker take
 // several round trips and run as tasks on a few worker threads doing blocking libnats calls. No
-// caller thread ever waits on the network (the transitional synchronous forms do, by design).
+// caller thread ever waits on the network: there is no synchronous KV form (backbone.hpp).
 // kv_watch is an ordered JetStream consumer (the last message per key, then every new one) with
 // an async callback; the initial values are gathered until the consumer reports nothing pending,
 // sorted by key, then delivered; later changes follow in order. A watch more than `history`

@@ -147,17 +147,6 @@ class NatsBackbone final : public Backbone {
                   KvStatusHandler done) override;
   void kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) override;
 
-  // Synchronous forms: the same operation as the asynchronous one, run on the calling thread.
-  Result<KvEntry> kv_get(const std::string& key) override;
-  Result<std::uint64_t> kv_put(const std::string& key, std::string value,
-                               std::chrono::milliseconds ttl) override;
-  Result<std::uint64_t> kv_create(const std::string& key, std::string value,
-                                  std::chrono::milliseconds ttl) override;
-  Result<std::uint64_t> kv_update(const std::string& key, std::string value, std::uint64_t expected,
-                                  std::chrono::milliseconds ttl) override;
-  Status kv_delete(const std::string& key, std::uint64_t expected) override;
-  Status kv_refresh(const std::string& key, std::chrono::milliseconds ttl) override;
-  Result<std::vector<KvEntry>> kv_list(const std::string& prefix) override;
   Result<SubscriptionId> kv_watch(std::string prefix, bool initial, ExecutorPtr executor,
                                   KvEventHandler handler) override;
 
@@ -184,7 +173,7 @@ class NatsBackbone final : public Backbone {
   void worker_loop();
   void timer_loop();
 
-  // nats_kv.cpp: blocking KV operations (any thread but a shard's).
+  // nats_kv.cpp: blocking KV operations, run on the workers only (the key already checked).
   std::string kv_subject(const std::string& key) const;
   Result<std::uint64_t> js_write(const std::string& key, const std::string& value,
                                  const char* operation, std::optional<std::uint64_t> expected);

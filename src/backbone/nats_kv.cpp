@@ -1,6 +1,7 @@
 // NatsBackbone, part 2: the key-value store on a JetStream KV bucket, and watches (design in
-// nats_backbone.hpp). Every *_now function blocks on the network: it runs on a worker thread (the
-// asynchronous forms) or on the caller's thread (the transitional synchronous forms).
+// nats_backbone.hpp). Every *_now function blocks on the network, so it runs only as a task on a
+// worker thread (delete, refresh, list, and a create over a deletion marker); there is no
+// synchronous KV form.
 #include <algorithm>
 #include <string_view>
 
@@ -365,58 +366,34 @@ void NatsBackbone::kv_update(std::string key, std::string value, std::uint64_t e
               std::move(executor), std::move(done), {});
 }
 
+// delete, refresh and list take a read before (or instead of) a write: blocking calls on the
+// workers.
+
 void NatsBackbone::kv_delete(std::string key, std::uint64_t expected, ExecutorPtr executor,
                              KvStatusHandler done) {
+  SB_CHECK(executor && done);
+  if (!valid_subject(key)) {
+    return post_now(executor, std::move(done), Status(fail(Errc::invalid_argument)));
+  }
   run_async<Status>(executor, std::move(done),
-                    [this, key, expected] { return kv_delete(key, expected); });
+                    [this, key = std::move(key), expected] { return delete_now(key, expected); });
 }
 void NatsBackbone::kv_refresh(std::string key, std::chrono::milliseconds ttl, ExecutorPtr executor,
                               KvStatusHandler done) {
-  run_async<Status>(executor, std::move(done), [this, key, ttl] { return kv_refresh(key, ttl); });
+  SB_CHECK(executor && done);
+  // Without per-key TTL there is no expiry to extend: zero only checks that the key exists.
+  if (!valid_subject(key) || !valid_ttl(ttl)) {
+    return post_now(executor, std::move(done), Status(fail(Errc::invalid_argument)));
+  }
+  run_async<Status>(executor, std::move(done), [this, key = std::move(key)]() -> Status {
+    auto current = get_now(key);
+    if (!current) return current.error();
+    return {};
+  });
 }
 void NatsBackbone::kv_list(std::string prefix, ExecutorPtr executor, KvListHandler done) {
   run_async<Result<std::vector<KvEntry>>>(executor, std::move(done),
                                           [this, prefix] { return list_now(prefix); });
-}
-
-// ---- synchronous forms (transitional)
-
-Result<KvEntry> NatsBackbone::kv_get(const std::string& key) { return get_now(key); }
-
-Result<std::uint64_t> NatsBackbone::kv_put(const std::string& key, std::string value,
-                                           std::chrono::milliseconds ttl) {
-  if (!valid_subject(key) || !valid_ttl(ttl)) return fail(Errc::invalid_argument);
-  return js_write(key, value, nullptr, std::nullopt);
-}
-
-Result<std::uint64_t> NatsBackbone::kv_create(const std::string& key, std::string value,
-                                              std::chrono::milliseconds ttl) {
-  if (!valid_subject(key) || !valid_ttl(ttl)) return fail(Errc::invalid_argument);
-  return create_now(key, value);
-}
-
-Result<std::uint64_t> NatsBackbone::kv_update(const std::string& key, std::string value,
-                                              std::uint64_t expected,
-                                              std::chrono::milliseconds ttl) {
-  if (!valid_subject(key) || !valid_ttl(ttl)) return fail(Errc::invalid_argument);
-  if (expected == 0) return fail(Errc::conflict);
-  return js_write(key, value, nullptr, expected);
-}
-
-Status NatsBackbone::kv_delete(const std::string& key, std::uint64_t expected) {
-  if (!valid_subject(key)) return fail(Errc::invalid_argument);
-  return delete_now(key, expected);
-}
-
-Status NatsBackbone::kv_refresh(const std::string& key, std::chrono::milliseconds ttl) {
-  if (!valid_subject(key) || ttl.count() != 0) return fail(Errc::invalid_argument);
-  auto current = get_now(key);
-  if (!current) return current.error();
-  return {};
-}
-
-Result<std::vector<KvEntry>> NatsBackbone::kv_list(const std::string& prefix) {
-  return list_now(prefix);
 }
 
 // ---- watches

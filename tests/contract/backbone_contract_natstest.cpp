@@ -84,7 +84,7 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
   auto ex = std::make_shared<QueueExecutor>();
   auto messages = std::make_shared<Messages>();
   auto events = std::make_shared<Events>();
-  ASSERT_EQ(code(b->kv_put("r.a", "1")), "ok");
+  ASSERT_EQ(code(kv_put_sync(*b, "r.a", "1")), "ok");
   ASSERT_TRUE(a->subscribe("t.restart", "", ex, record_to(messages)));
   ASSERT_TRUE(a->kv_watch("r.", true, ex, record_to(events)));
   ASSERT_TRUE(events->wait_size(1));
@@ -92,7 +92,7 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
     (void)b->publish("t.restart", "before");  // until a's subscription has reached the server
     return messages->size() > 0;
   }));
-  ASSERT_EQ(code(b->kv_put("r.b", "2")), "ok");
+  ASSERT_EQ(code(kv_put_sync(*b, "r.b", "2")), "ok");
   ASSERT_TRUE(events->wait_size(2));
 
   auto in_flight = std::make_shared<Replies>();  // a request nobody answers, 30 s timeout
@@ -108,15 +108,16 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
   // both have noticed.)
   ASSERT_TRUE(wait_for(
       [&] {
-        return code(a->kv_get("r.a")) == "unavailable" && code(b->kv_get("r.a")) == "unavailable";
+        return code(kv_get_sync(*a, "r.a")) == "unavailable" &&
+               code(kv_get_sync(*b, "r.a")) == "unavailable";
       },
       20s));
   auto ops = std::make_shared<Recorder<std::string>>();
   a->kv_put("r.c", "x", {}, ex, [ops](Result<std::uint64_t> r) { ops->add(std::string(code(r))); });
   a->kv_get("r.a", ex, [ops](Result<KvEntry> r) { ops->add(std::string(code(r))); });
   a->request("t.svc", "x", 30s, ex, [ops](Result<Message> r) { ops->add(std::string(code(r))); });
-  EXPECT_EQ(code(b->kv_create("r.d", "x")), "unavailable");
-  EXPECT_EQ(code(b->kv_list("r.")), "unavailable");
+  EXPECT_EQ(code(kv_create_sync(*b, "r.d", "x")), "unavailable");
+  EXPECT_EQ(code(kv_list_sync(*b, "r.")), "unavailable");
   ASSERT_TRUE(ops->wait_size(3));
   EXPECT_EQ(ops->items(), (std::vector<std::string>{"unavailable", "unavailable", "unavailable"}));
 
@@ -124,7 +125,7 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
   // cluster that never had them: the backbone must re-create its watches, not wait for them.
   std::filesystem::remove_all(server.store_dir() + "/jetstream/$G/streams/KV_restart/obs");
   ASSERT_EQ(server.start(), "");  // same port, same store directory
-  ASSERT_TRUE(wait_for([&] { return code(b->kv_put("r.after", "3")) == "ok"; }, 20s));
+  ASSERT_TRUE(wait_for([&] { return code(kv_put_sync(*b, "r.after", "3")) == "ok"; }, 20s));
   ASSERT_TRUE(wait_for(
       [&] {
         (void)b->publish("t.restart", "after");
@@ -132,7 +133,7 @@ TEST(NatsBackboneTest, RecoversFromAServerRestartWhileSubscribedAndWatching) {
       },
       20s));
   ASSERT_TRUE(wait_for([&] { return events->size() >= 3; }, 20s));
-  ASSERT_EQ(code(b->kv_put("r.b", "4")), "ok");
+  ASSERT_EQ(code(kv_put_sync(*b, "r.b", "4")), "ok");
   ASSERT_TRUE(events->wait_size(4));
   ASSERT_TRUE(ex->drain());
   // The watch resumed where it stopped: no gap, no duplicate.

@@ -58,11 +58,11 @@ TEST(InprocBackboneTest, ExpiredKeyIsInvisibleBeforeTheSweep) {
   auto ex = std::make_shared<QueueExecutor>();
   auto events = std::make_shared<Events>();
   ASSERT_TRUE(bb->kv_watch("lazy.", false, ex, record_to(events)));
-  ASSERT_TRUE(bb->kv_put("lazy.a", "v", 30ms));
-  ASSERT_TRUE(bb->kv_put("lazy.b", "v"));
+  ASSERT_TRUE(kv_put_sync(*bb, "lazy.a", "v", 30ms));
+  ASSERT_TRUE(kv_put_sync(*bb, "lazy.b", "v"));
   std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(bb->kv_list("lazy.")->size(), 1u);
-  EXPECT_EQ(code(bb->kv_get("lazy.a")), "not_found");
+  EXPECT_EQ(kv_list_sync(*bb, "lazy.")->size(), 1u);
+  EXPECT_EQ(code(kv_get_sync(*bb, "lazy.a")), "not_found");
   ASSERT_TRUE(events->wait_size(3));
   EXPECT_EQ(events->items()[2].op, KvOp::expired);
   ex->stop();
