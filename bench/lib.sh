@@ -1,7 +1,7 @@
 # Shared helpers for the benchmark scripts (sourced).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/build/release"
+BIN="${SB_BIN:-$ROOT/build/release}"  # SB_BIN: run a baseline build with the same script
 ADMIN=7802
 PORT=7800
 SERVER_PID=""
