@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   libnats-dev nats-server
-  curl procps
+  curl procps ccache
 )
 
 SUDO=""
