@@ -1,5 +1,6 @@
 #include "node/session_service.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "node/room_members.hpp"
@@ -47,7 +48,7 @@ void SessionService::on_register(Conn& c, RequestScope scope, proto::RegisterReq
   svc().auth.register_account(std::move(*r.mutable_username()), std::move(*r.mutable_password()), zone,
                               c.io->remote(), env_.executor,
                               [this, s = share(std::move(scope)), zone](auth::AuthOutcome o) {
-                                on_auth_done(s, zone, 0, std::move(o));
+                                on_auth_done(s, zone, 0, std::move(o), /*registered=*/true);
                               });
 }
 
@@ -63,7 +64,8 @@ void SessionService::on_login(Conn& c, RequestScope scope, proto::LoginRequest& 
                    });
 }
 
-void SessionService::on_auth_done(SharedScope scope, std::string zone, std::uint64_t last_seq, auth::AuthOutcome o) {
+void SessionService::on_auth_done(SharedScope scope, std::string zone, std::uint64_t last_seq, auth::AuthOutcome o,
+                                  bool registered) {
   if (o.code != Errc::ok) svc().metrics.login(o.code).inc();  // successes are counted once claimed
   if (!env_.parts.conns->find(scope->conn())) return;        // the client left while we were hashing
   if (o.code != Errc::ok) return scope->fail(o.code, o.message, o.retry_after_ms);
@@ -73,6 +75,7 @@ void SessionService::on_auth_done(SharedScope scope, std::string zone, std::uint
   cl.name = o.account.username;
   cl.zone = zone.empty() ? (o.account.zone.empty() ? cfg_.lobby.default_zone : o.account.zone) : zone;
   cl.last_seq = last_seq;
+  cl.registered = registered;
   claim(std::move(cl));
 }
 
@@ -102,9 +105,28 @@ void SessionService::on_logout(Conn& c, RequestScope scope) {
 
 // ------------------------------------------------------------------ claiming (seed 001)
 
-void SessionService::fail_claim(const Claim& cl, Errc e, std::string message) {
+void SessionService::fail_claim(const Claim& cl, Errc e, std::string message, std::uint32_t retry_after_ms) {
   svc().metrics.login(e).inc();
-  cl.scope->fail(e, std::move(message));
+  cl.scope->fail(e, std::move(message), retry_after_ms);
+}
+
+void SessionService::retry_claim_later(Claim cl) {
+  constexpr int kRetries = 4;
+  if (cl.backbone_retries >= kRetries) {
+    std::string message = cl.registered
+                              ? "account created, but the session could not be started (backbone unavailable): "
+                                "log in in a moment"
+                              : "backbone unavailable, retry";
+    return fail_claim(cl, Errc::unavailable, std::move(message), 1000);
+  }
+  const auto delay = std::chrono::milliseconds(100 << cl.backbone_retries);
+  ++cl.backbone_retries;
+  --cl.attempt;  // a backoff is not a lost race: keep claim()'s race bound for races
+  auto timer = std::make_shared<asio::steady_timer>(env_.io, delay);
+  timer->async_wait([this, timer, cl = std::move(cl)](boost::system::error_code ec) mutable {
+    if (ec) return;  // the shard is stopping: the scope answers nothing more
+    claim(std::move(cl));
+  });
 }
 
 void SessionService::claim(Claim cl) {
@@ -115,7 +137,10 @@ void SessionService::claim(Claim cl) {
     const SessionId sid{env_.minter.next()};
     const std::uint64_t token_id = auth::TokenSigner::random_token_id();
     if (entry) return claim_from(cl, *entry, sid, token_id);
-    if (to_errc(entry.error()) != Errc::not_found) return fail_claim(cl, Errc::unavailable, "backbone unavailable");
+    if (to_errc(entry.error()) != Errc::not_found) {
+      svc().metrics.kv_failures.inc();
+      return retry_claim_later(cl);
+    }
     claim_new(cl, sid, token_id);
   });
 }
@@ -132,7 +157,8 @@ void SessionService::claim_new(Claim cl, SessionId sid, std::uint64_t token_id) 
       [this, cl, sid, token_id](Result<std::uint64_t> created) mutable {
         if (!created) {
           if (to_errc(created.error()) == Errc::already_exists) return claim(std::move(cl));  // lost a race: look again
-          return fail_claim(cl, Errc::unavailable, "backbone unavailable");
+          svc().metrics.kv_failures.inc();
+          return retry_claim_later(std::move(cl));
         }
         pi::SessionState state;
         state.set_player_id(cl.player.value);

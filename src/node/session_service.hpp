@@ -82,12 +82,19 @@ class SessionService {
     bool is_resume = false;
     std::uint64_t presented_token_id = 0;
     int attempt = 0;
+    bool registered = false;   // the account was created by this request (register)
+    int backbone_retries = 0;  // claims retried after the backbone was unavailable
   };
-  void on_auth_done(SharedScope scope, std::string zone, std::uint64_t last_seq, auth::AuthOutcome o);
+  void on_auth_done(SharedScope scope, std::string zone, std::uint64_t last_seq, auth::AuthOutcome o,
+                    bool registered = false);
   void claim(Claim cl);
   void claim_new(Claim cl, SessionId sid, std::uint64_t token_id);
   void claim_from(Claim cl, const backbone::KvEntry& entry, SessionId sid, std::uint64_t token_id);
-  void fail_claim(const Claim& cl, Errc e, std::string message);
+  void fail_claim(const Claim& cl, Errc e, std::string message, std::uint32_t retry_after_ms = 0);
+  /// The backbone could not be read or written (no connection, a bucket without a leader):
+  /// claims again after a backoff (100, 200, 400, 800 ms), then answers UNAVAILABLE with a
+  /// retry hint. A registration's answer says the account exists (log in, do not register again).
+  void retry_claim_later(Claim cl);
   void finish_claim(const Claim& cl, const pi::SessionState& state, proto::LoginKind kind, SessionId sid,
                     std::uint64_t token_id);
   /// The take-over's second half, once the record names the new holder: fills the session's

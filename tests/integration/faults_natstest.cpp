@@ -367,5 +367,55 @@ TEST_F(FaultsTest, KillingTheNatsServerANodeUsesDropsNoSessionAndNothingHangs) {
   for (auto& n : nodes_) EXPECT_TRUE(n->alive()) << n->name() << " died: " << n->log_tail();
 }
 
+// The backbone gone (its only nats-server killed): a registration stores the account but cannot
+// claim the session; after retrying for about 1.5 s the node answers UNAVAILABLE saying that the
+// account exists (so the client logs in instead of registering again, which would answer
+// ALREADY_EXISTS), a login answers UNAVAILABLE, the client's connection stays open and answers
+// pings, and once nats-server is back the new account logs in on the same connection.
+TEST_F(FaultsTest, ARegistrationWhileTheBackboneIsDownSaysTheAccountExistsAndLogsInAfter) {
+  PgServer pg;
+  NatsServer nats;
+  ASSERT_EQ(nats.start(), "") << "nats-server must start for this test";
+  start_node("solo", cluster_sets("[\"" + nats.url() + "\"]", pg.conninfo(pg.create_database()), 1));
+  ASSERT_TRUE(nodes_.back()->alive()) << nodes_.back()->log_tail();
+  NodeProcess& node = *nodes_.back();
+
+  client::Client& c = client_of(node);
+  ASSERT_TRUE(run(c.connect())) << "connect";
+  nats.kill9();
+
+  const auto t0 = Clock::now();
+  auto reg = run(c.register_account("late", "password-1"));
+  const double answered_ms = ms_since(t0);
+  ASSERT_FALSE(reg) << "nothing can claim a session without the backbone";
+  EXPECT_EQ(to_errc(reg.error()), Errc::unavailable) << c.last_error_message();
+  EXPECT_NE(c.last_error_message().find("account created"), std::string::npos) << c.last_error_message();
+  EXPECT_EQ(c.last_error().retry_after_ms(), 1000u);
+  std::printf("[ measured ] registration answered UNAVAILABLE after %.0f ms\n", answered_ms);
+  std::fflush(stdout);
+  EXPECT_GE(answered_ms, 1000) << "the node retries the claim with backoff before giving up";
+
+  auto again = run(c.register_account("late", "password-1"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(to_errc(again.error()), Errc::already_exists) << "the account was stored";
+  EXPECT_TRUE(run(c.ping())) << "the connection stays open while the backbone is down";
+
+  ASSERT_EQ(nats.start(), "") << "nats-server must restart on its port";
+  std::string why;
+  bool in = false;
+  const auto deadline = Clock::now() + 30s;
+  while (!in && Clock::now() < deadline) {
+    auto r = run(c.login("late", "password-1"));
+    if (r) in = true;
+    else {
+      EXPECT_EQ(to_errc(r.error()), Errc::unavailable) << c.last_error_message();
+      why = c.last_error_message();
+      pump_until([] { return false; }, 200ms);
+    }
+  }
+  EXPECT_TRUE(in) << "the account logs in once the backbone is back; last: " << why;
+  EXPECT_TRUE(node.alive()) << node.log_tail();
+}
+
 }  // namespace
 }  // namespace sb::test
