@@ -32,7 +32,10 @@
 // re-sends core subscriptions itself; on every reconnect the backbone re-creates each watch from
 // the revision after the last one it delivered (no gap, no duplicate; libnats 3.4 also resets
 // its ordered consumers by itself, after a missed heartbeat: ours does not wait for that, and
-// events it would deliver twice are dropped by revision). When the connection drops, requests and
+// events it would deliver twice are dropped by revision). A watch's old or unsubscribed consumer
+// is dropped with natsSubscription_Destroy only, not deleted by a round trip (that raced libnats's
+// own reset: nats_backbone_impl.hpp); the server removes it once nobody listens.
+// When the connection drops, requests and
 // pipelined KV calls in flight end with Errc::unavailable (a write's outcome is then unknown);
 // while disconnected, request() and KV calls fail at once with Errc::unavailable; publish() is
 // buffered by libnats (8 MB) and sent on reconnect, Errc::unavailable once that buffer is full.

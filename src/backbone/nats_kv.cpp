@@ -426,15 +426,12 @@ Status NatsBackbone::start_watch(const std::shared_ptr<WatchState>& watch) {
   natsStatus s = js_Subscribe(&sub, js_.get(), filter.c_str(), on_watch_message, closure, nullptr,
                               &so, &js_error);
   if (s != NATS_OK) {
-    delete closure;
+    shared_->park(std::shared_ptr<void>(closure, free_watch_closure));  // not `delete`: see park
     return fail(map_status(s, js_error));
   }
   (void)natsSubscription_SetOnCompleteCB(sub, free_watch_closure, closure);
   (void)natsSubscription_SetPendingLimits(sub, -1, -1);
-  auto drop = [sub] {
-    (void)natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-  };
+  auto drop = [sub] { nats_detail::drop_watch_subscription(sub); };
   // A consumer with nothing to deliver sends nothing, so nothing would end the initial phase:
   // ask it. Delivered.Stream is then where it starts, the floor for a later re-creation.
   jsConsumerInfo* info = nullptr;
@@ -477,10 +474,7 @@ void NatsBackbone::rewatch_all() {
       old = std::exchange(w->sub, nullptr);
       ++w->generation;
     }
-    if (old != nullptr) {
-      (void)natsSubscription_Unsubscribe(old);
-      natsSubscription_Destroy(old);
-    }
+    nats_detail::drop_watch_subscription(old);
     while (w->open.load() && !stopping() && connected()) {
       auto started = start_watch(w);
       if (started) break;
