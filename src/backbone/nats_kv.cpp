@@ -404,7 +404,17 @@ Status NatsBackbone::start_watch(const std::shared_ptr<WatchState>& watch) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream_.c_str();
-  so.Ordered = true;
+  // A plain ephemeral push consumer, not libnats's "ordered" one: the backbone already re-creates
+  // every watch after a reconnect and drops repeats by revision, and libnats 3.4.1's own reset of
+  // ordered consumers (on every reconnect) races both the backbone dropping the old subscription
+  // (a heap-use-after-free) and the connection's close at destruction (the subscription and its
+  // whole connection leaked: ASan, ~1 suite run in 7 with a backbone destroyed just after a
+  // reconnect). What "ordered" added is kept: no acks, one delivery, memory storage, one replica;
+  // the pending limits are lifted below, so libnats never drops a message (no gap to detect).
+  so.Config.AckPolicy = js_AckNone;
+  so.Config.MaxDeliver = 1;
+  so.Config.MemoryStorage = true;
+  so.Config.Replicas = 1;
   std::uint64_t generation = 0;
   {
     std::lock_guard lock(watch->mutex);
