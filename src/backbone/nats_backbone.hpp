@@ -19,8 +19,9 @@
 // so thousands can be in flight; delete, refresh, list and a create over a deletion marker take
 // several round trips and run as tasks on a few worker threads doing blocking libnats calls. No
 // caller thread ever waits on the network: there is no synchronous KV form (backbone.hpp).
-// kv_watch is an ordered JetStream consumer (the last message per key, then every new one) with
-// an async callback; the initial values are gathered until the consumer reports nothing pending,
+// kv_watch is an ephemeral JetStream push consumer (no acks, memory storage; the last message
+// per key, then every new one; not libnats's "ordered" kind, see Reconnects) with an async
+// callback; the initial values are gathered until the consumer reports nothing pending,
 // sorted by key, then delivered; later changes follow in order. A watch more than `history`
 // writes of one key behind the writers misses the oldest of them (JetStream no longer has them).
 // Direct gets may be answered by any replica of an R3 bucket, so a get right after a write may
@@ -30,10 +31,14 @@
 // exists). Liveness uses heartbeats on core subjects (issue 7 §3), not expiring keys.
 // Reconnects: libnats reconnects (every reconnect_wait, to any server of the list, forever) and
 // re-sends core subscriptions itself; on every reconnect the backbone re-creates each watch from
-// the revision after the last one it delivered (no gap, no duplicate; libnats 3.4 also resets
-// its ordered consumers by itself, after a missed heartbeat: ours does not wait for that, and
-// events it would deliver twice are dropped by revision). When the connection drops, requests and
-// pipelined KV calls in flight end with Errc::unavailable (a write's outcome is then unknown);
+// the revision after the last one it delivered (no gap, no duplicate: events delivered twice are
+// dropped by revision). libnats 3.4.1's ordered consumers also reset themselves on a reconnect,
+// on threads of their own that raced this re-creation and the connection's close (a
+// use-after-free, a leaked connection: start_watch), so watches do not use them. A watch's old or
+// unsubscribed consumer is dropped with natsSubscription_Destroy only, not deleted by a round trip
+// (nats_backbone_impl.hpp); the server removes it once nobody listens. When the connection
+// drops, requests and pipelined KV calls in flight end with Errc::unavailable (a write's outcome
+// is then unknown);
 // while disconnected, request() and KV calls fail at once with Errc::unavailable; publish() is
 // buffered by libnats (8 MB) and sent on reconnect, Errc::unavailable once that buffer is full.
 // Threading: every method from any thread. libnats threads (delivery pool, connection callbacks)

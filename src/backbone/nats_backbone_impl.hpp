@@ -53,6 +53,18 @@ struct MsgDeleter {
 };
 using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 
+/// Ends a watch's JetStream subscription: natsSubscription_Destroy alone, never
+/// natsSubscription_Unsubscribe first. Unsubscribe on a JetStream subscription also deletes its
+/// consumer (jsSub_deleteConsumer), which in libnats 3.4.1 reads the consumer's name without the
+/// subscription's lock while libnats's own ordered-consumer reset (started by every reconnect)
+/// frees and replaces it: a heap-use-after-free that ASan caught in ~1 contract run in 3 after
+/// the restart test. Destroy sends only the UNSUB (it clears the delete-consumer flag, no round
+/// trip, never blocks); the server drops the ephemeral ordered consumer once it has no interest
+/// (its inactive threshold). Any thread; nullptr is ignored.
+inline void drop_watch_subscription(natsSubscription* sub) {
+  if (sub != nullptr) natsSubscription_Destroy(sub);
+}
+
 /// State shared with libnats callbacks: pending requests and pipelined KV calls (by inbox token),
 /// the worker queue, shutdown.
 struct Shared {
@@ -79,6 +91,13 @@ struct Shared {
   std::optional<Pending> take(std::uint64_t token);
   /// Queues `task` for the workers; false (task not queued) when stopping. Any thread.
   bool enqueue(Task task);
+
+  /// Keeps the closure of a subscription that libnats created and then destroyed inside a failed
+  /// js_Subscribe (the consumer's creation failed, e.g. timed out while JetStream recovers after
+  /// a restart): a delivery thread may still be running its callback (libnats checks `closed`,
+  /// then calls the callback unlocked), so it is freed a minute later, not at once. Any thread.
+  void park(std::shared_ptr<void> closure);
+  std::deque<std::pair<Clock::time_point, std::shared_ptr<void>>> parked;  // under `mutex`
 };
 
 /// One subscribe() call; shared by the map of subscriptions and the libnats closure.

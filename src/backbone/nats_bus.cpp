@@ -137,6 +137,18 @@ bool Shared::enqueue(Task task) {
   return true;
 }
 
+void Shared::park(std::shared_ptr<void> closure) {
+  using namespace std::chrono_literals;
+  std::deque<std::pair<Clock::time_point, std::shared_ptr<void>>> expired;
+  std::lock_guard lock(mutex);
+  const auto now = Clock::now();
+  while (!parked.empty() && parked.front().first + 60s < now) {
+    expired.push_back(std::move(parked.front()));
+    parked.pop_front();
+  }
+  parked.emplace_back(now, std::move(closure));
+}
+
 std::unique_ptr<Backbone> make_nats_backbone(NatsOptions options) {
   return std::make_unique<NatsBackbone>(std::move(options));
 }
@@ -372,15 +384,9 @@ void NatsBackbone::unsubscribe(SubscriptionId id) {
     ++watch->generation;
     consumer = std::exchange(watch->sub, nullptr);
   }
-  if (consumer == nullptr) return;
-  // Unsubscribing a JetStream subscription deletes its consumer: a round trip (a timeout while
-  // disconnected), so a worker does it, not the caller's thread. At shutdown the connection's
-  // close ends it instead.
-  auto drop = [consumer] {
-    (void)natsSubscription_Unsubscribe(consumer);
-    natsSubscription_Destroy(consumer);
-  };
-  if (!shared_->enqueue(drop)) natsSubscription_Destroy(consumer);
+  // Destroy only (nats_detail::drop_watch_subscription): no consumer deletion round trip, so it
+  // is done here, at once, and nothing is left queued for the workers to leak at shutdown.
+  nats_detail::drop_watch_subscription(consumer);
 }
 
 void NatsBackbone::send_request(const std::string& subject, const std::string& data,
