@@ -269,26 +269,18 @@ class Room {
   /// Drains the members the room removed by itself since the last call.
   std::vector<Removal> take_removals();
 
-  // ---- what the handler's RoomContext forwards to (also used by the shell and tests)
-  /// Emits a numbered event to every member: fills room_id, seq and time.
+  // ---- what the handler's RoomContext forwards to (also used by the shell and tests); each
+  // contract is stated once, on the RoomContext method of the same name. end(): the members
+  // leave with LeaveReason::ended and the shell closes the room.
   void broadcast(proto::RoomEvent event);
-  /// Emits a numbered event to one member only (ignored if not a member).
   void send_to(PlayerId player, proto::RoomEvent event);
-  /// Game payload shorthands (RoomEvent.game).
   void broadcast_game(std::string data);
   void send_game(PlayerId player, std::string data);
-  /// Removes a member after the current callback returns; it is told `message`.
   void kick(PlayerId player, std::string message);
-  /// Locks (no new players; spectators may still join) or unlocks the room.
   void set_locked(bool locked);
-  /// Ends the room after the current callback returns: broadcasts `ended` with `results`,
-  /// removes every member (LeaveReason::ended) and refuses everything after. The shell closes it.
   void end(std::string results);
-  /// Calls on_tick `hz` times a second from now on (0 stops). At most 1000.
   void set_tick_hz(std::uint32_t hz);
-  /// Arms a one-shot timer `delay` from now that calls on_timer(tag). Returns its id.
   TimerId set_timer(std::chrono::milliseconds delay, std::uint64_t tag);
-  /// Cancels a timer (no-op if it already fired or never existed).
   void cancel_timer(TimerId id);
 
  private:

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_get.hpp"
 #include "nats_server.hpp"
 
 namespace sb::test {
@@ -76,30 +77,7 @@ class NatsCluster {
 
   /// GET `path` on server i's monitoring port; the body, nullopt on any failure.
   std::optional<std::string> monitor(int i, const std::string& path) const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return std::nullopt;
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<std::uint16_t>(monitor_ports_[static_cast<std::size_t>(i)]));
-    std::string got;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-        char buf[8192];
-        for (;;) {
-          const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-          if (r <= 0) break;
-          got.append(buf, static_cast<std::size_t>(r));
-        }
-      }
-    }
-    ::close(fd);
-    if (got.rfind("HTTP/1.1 200", 0) != 0 && got.rfind("HTTP/1.0 200", 0) != 0) return std::nullopt;
-    return got;
+    return http_get(static_cast<std::uint16_t>(monitor_ports_[static_cast<std::size_t>(i)]), path);
   }
 
  private:
